@@ -1,0 +1,48 @@
+"""Staff users and their clinic memberships.
+
+A user may work for several clinics with a different role in each; every
+staff page and query is scoped through these memberships.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", "Nurse"
+    PHYSICIAN = "physician", "Physician"
+    SCHEDULER = "scheduler", "Scheduler"
+    MANAGER = "manager", "Clinic manager"
+    AUDITOR = "auditor", "Auditor"
+
+
+class User(AbstractUser):
+    """Custom from the first migration so fields can be added without pain later."""
+
+    phone = models.CharField(max_length=20, blank=True, help_text="For escalation texts.")
+
+    def role_in(self, clinic) -> str | None:
+        membership = self.memberships.filter(clinic=clinic).first()
+        return membership.role if membership else None
+
+    def has_role(self, clinic, *roles: str) -> bool:
+        return self.memberships.filter(clinic=clinic, role__in=roles).exists()
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(
+        "patients.Clinic", on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    receives_escalations = models.BooleanField(
+        default=False, help_text="Receives unacknowledged HIGH and CRITICAL alerts."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="one_role_per_user_and_clinic")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"

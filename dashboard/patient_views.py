@@ -1,0 +1,418 @@
+"""Registering and editing patients, caregivers, implanted pumps and pump reports.
+
+Thin, like dashboard.views: a form parses, a service in patients.services or
+refills.services validates and writes (atomically), and every row is reached
+through accounts.access, so another clinic's row is a 404 and a role without
+the permission gets a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.access import PERMISSIONS, get_scoped
+from patients import services as patient_services
+from patients.models import Caregiver, Clinic, Pump, PumpStatus
+from refills import services as refill_services
+from refills.models import PumpReport, ReportKind
+from refills.risk import Tier
+
+from . import patient_forms as forms
+from . import selectors
+from .templatetags.pumptrack_tags import daytime
+from .views import _active_pump_or_404, _require, patient_view
+
+logger = logging.getLogger(__name__)
+
+URGENT_REPORTS = {ReportKind.CRITICAL_ALARM, ReportKind.WITHDRAWAL_SYMPTOMS}
+
+
+def scoped_view(queryset, clinic_path: str, action: str, *, id_kwarg: str):
+    """Fetch a row through the access gate, check the role, work in its clinic's time."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            row = get_scoped(request.user, queryset.all(), clinic_path, kwargs.pop(id_kwarg))
+            clinic = row
+            for part in clinic_path.split("__"):
+                clinic = getattr(clinic, part)
+            allowed = _require(request.user, action, clinic)
+            with timezone.override(clinic.tz):
+                return view(request, row, allowed, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def clinics_where(user, action: str) -> list[Clinic]:
+    """The user's clinics where their role allows `action` (1 query)."""
+    return list(
+        Clinic.objects.filter(
+            Q(memberships__user=user) & Q(memberships__role__in=PERMISSIONS[action])
+        )
+        .distinct()
+        .order_by("name")
+    )
+
+
+def _not_saved(request, what: str) -> None:
+    messages.error(request, f"{what}: see the messages below.")
+
+
+# --------------------------------------------------------------------------- patients
+
+
+@login_required
+def patient_create(request):
+    clinics = clinics_where(request.user, "edit_patient")
+    if not clinics:
+        raise PermissionDenied("Your role does not allow registering patients.")
+    data = request.POST if request.method == "POST" else None
+    form = forms.PatientForm(data, clinics=clinics)
+    if data is not None:
+        if form.is_valid():
+            try:
+                patient = patient_services.patient_create(
+                    clinic=form.chosen_clinic, **form.patient_fields()
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("patient %s registered by user %s", patient.pk, request.user.pk)
+                messages.success(
+                    request,
+                    f"{patient.given_name} {patient.family_name} registered. "
+                    "Record the implanted pump next, then its latest refill.",
+                )
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The patient was not registered")
+    return render(
+        request,
+        "dashboard/patient_form.html",
+        {"form": form, "title": "New patient", "submit": "Register the patient"},
+    )
+
+
+@patient_view("edit_patient")
+def patient_edit(request, patient, allowed):
+    initial = forms.patient_initial(patient)
+    if request.method == "POST":
+        form = forms.PatientForm(request.POST, patient=patient, initial=initial)
+        if form.is_valid():
+            try:
+                patient_services.patient_update(patient=patient, **form.patient_fields())
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("patient %s edited by user %s", patient.pk, request.user.pk)
+                messages.success(
+                    request, "Patient details saved. The risk tier follows the risk factors."
+                )
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The patient's details were not saved")
+    else:
+        form = forms.PatientForm(patient=patient, initial=initial)
+    return render(
+        request,
+        "dashboard/patient_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": "Edit patient",
+            "submit": "Save the patient's details",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- caregivers
+
+
+@patient_view("edit_patient")
+def caregiver_create(request, patient, allowed):
+    if request.method == "POST":
+        form = forms.CaregiverForm(request.POST)
+        if form.is_valid():
+            try:
+                caregiver = patient_services.caregiver_add(
+                    patient=patient, **form.caregiver_fields()
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info(
+                    "caregiver %s added to patient %s by user %s",
+                    caregiver.pk,
+                    patient.pk,
+                    request.user.pk,
+                )
+                messages.success(request, f"Caregiver {caregiver.name} added.")
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The caregiver was not added")
+    else:
+        form = forms.CaregiverForm()
+    return render(
+        request,
+        "dashboard/caregiver_form.html",
+        {"form": form, "patient": patient, "title": "Add a caregiver", "submit": "Add"},
+    )
+
+
+CAREGIVERS = Caregiver.objects.select_related("patient__clinic")
+
+
+@scoped_view(CAREGIVERS, "patient__clinic", "edit_patient", id_kwarg="caregiver_id")
+def caregiver_edit(request, caregiver, allowed):
+    patient = caregiver.patient
+    initial = forms.caregiver_initial(caregiver)
+    if request.method == "POST":
+        form = forms.CaregiverForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                patient_services.caregiver_update(caregiver=caregiver, **form.caregiver_fields())
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("caregiver %s edited by user %s", caregiver.pk, request.user.pk)
+                messages.success(request, f"Caregiver {caregiver.name} saved.")
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The caregiver was not saved")
+    else:
+        form = forms.CaregiverForm(initial=initial)
+    return render(
+        request,
+        "dashboard/caregiver_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "caregiver": caregiver,
+            "title": "Edit the caregiver",
+            "submit": "Save",
+        },
+    )
+
+
+@scoped_view(CAREGIVERS, "patient__clinic", "edit_patient", id_kwarg="caregiver_id")
+def caregiver_remove(request, caregiver, allowed):
+    patient = caregiver.patient
+    if request.method == "POST":
+        name = caregiver.name
+        patient_services.caregiver_remove(caregiver=caregiver)
+        logger.info("caregiver removed from patient %s by user %s", patient.pk, request.user.pk)
+        messages.success(
+            request, f"{name} removed. Their reminders still waiting to be sent are cancelled."
+        )
+        return redirect("dashboard:patient", patient_id=patient.pk)
+    return render(
+        request,
+        "dashboard/caregiver_remove.html",
+        {"patient": patient, "caregiver": caregiver},
+    )
+
+
+# --------------------------------------------------------------------------- pumps
+
+
+def _pump_form_page(request, patient, *, replaces: Pump | None):
+    today = selectors.clinic_today(patient.clinic)
+    if request.method == "POST":
+        form = forms.PumpImplantForm(request.POST, today=today, replaces=replaces)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                pump = patient_services.pump_implant(
+                    patient=patient,
+                    model=data["model"],
+                    serial_number=data["serial_number"],
+                    implanted_on=data["implanted_on"],
+                    alarm_volume_ml=data["alarm_volume_ml"],
+                    replaces=replaces,
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info(
+                    "pump %s implanted for patient %s by user %s (replaces %s)",
+                    pump.pk,
+                    patient.pk,
+                    request.user.pk,
+                    replaces.pk if replaces else None,
+                )
+                if replaces is not None:
+                    text = (
+                        f"Pump replaced: SN {replaces.serial_number} is recorded as explanted. "
+                        "Record the new pump's first fill to restart the forecast."
+                    )
+                else:
+                    text = "Pump recorded. Record its latest refill to start the forecast."
+                messages.success(request, text)
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The pump was not recorded")
+    else:
+        form = forms.PumpImplantForm(today=today, replaces=replaces)
+    return render(
+        request,
+        "dashboard/pump_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "replaces": replaces,
+            "current": selectors.active_pump(patient) if replaces is None else replaces,
+            "tz": patient.clinic.tz,
+            "title": "Replace the pump" if replaces else "Record the implanted pump",
+            "submit": "Record the replacement" if replaces else "Record the pump",
+        },
+    )
+
+
+@patient_view("manage_pump")
+def pump_create(request, patient, allowed):
+    return _pump_form_page(request, patient, replaces=None)
+
+
+@patient_view("manage_pump")
+def pump_replace(request, patient, allowed):
+    current = selectors.active_pump(patient)
+    if current is None:
+        messages.info(request, "This patient has no active pump to replace: record the new one.")
+        return redirect("dashboard:pump_create", patient_id=patient.pk)
+    return _pump_form_page(request, patient, replaces=current)
+
+
+PUMPS = Pump.objects.select_related("patient__clinic", "model")
+
+
+@scoped_view(PUMPS, "patient__clinic", "manage_pump", id_kwarg="pump_id")
+def pump_edit(request, pump, allowed):
+    patient = pump.patient
+    if pump.status != PumpStatus.ACTIVE:
+        messages.warning(request, "This pump is explanted; its details can no longer change.")
+        return redirect("dashboard:patient", patient_id=patient.pk)
+    today = selectors.clinic_today(patient.clinic)
+    initial = forms.pump_edit_initial(pump)
+    if request.method == "POST":
+        form = forms.PumpEditForm(request.POST, pump=pump, today=today, initial=initial)
+        if form.is_valid():
+            changes = form.changed_fields()
+            if not changes:
+                messages.info(request, "Nothing changed.")
+                return redirect("dashboard:patient", patient_id=patient.pk)
+            try:
+                patient_services.pump_update(pump=pump, **changes)
+            except ValidationError as exc:
+                pump.refresh_from_db()
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("pump %s edited by user %s", pump.pk, request.user.pk)
+                messages.success(request, "Pump details saved. The forecast is updated.")
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The pump was not changed")
+    else:
+        form = forms.PumpEditForm(pump=pump, today=today, initial=initial)
+    return render(
+        request,
+        "dashboard/pump_edit.html",
+        {"form": form, "patient": patient, "pump": pump, "tz": patient.clinic.tz},
+    )
+
+
+# --------------------------------------------------------------------------- pump reports
+
+
+@patient_view("record_report")
+def report_create(request, patient, allowed):
+    pump = _active_pump_or_404(patient)
+    now = timezone.now()
+    initial = forms.report_initial(now=now)
+    if request.method == "POST":
+        form = forms.PumpReportForm(request.POST, now=now, initial=initial)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                report = refill_services.pump_report_record(
+                    pump=pump,
+                    by=request.user,
+                    kind=data["kind"],
+                    reported_at=data["reported_at"],
+                    details=data["details"],
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info(
+                    "pump report %s recorded for pump %s by user %s",
+                    report.pk,
+                    pump.pk,
+                    request.user.pk,
+                )
+                forecast = selectors.stored_forecast(pump)
+                if forecast is not None and forecast.risk_tier >= Tier.CRITICAL:
+                    messages.error(
+                        request,
+                        f"{report.get_kind_display()} recorded. The patient is now CRITICAL: "
+                        "call them now and arrange an urgent pump check.",
+                    )
+                else:
+                    messages.warning(
+                        request,
+                        f"{report.get_kind_display()} recorded. Resolve it once the pump "
+                        "has been checked.",
+                    )
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The report was not recorded")
+    else:
+        form = forms.PumpReportForm(now=now, initial=initial)
+    return render(
+        request,
+        "dashboard/report_form.html",
+        {"form": form, "patient": patient, "pump": pump, "tz": patient.clinic.tz},
+    )
+
+
+REPORTS = PumpReport.objects.select_related("pump__patient__clinic", "recorded_by")
+
+
+@scoped_view(REPORTS, "pump__patient__clinic", "record_report", id_kwarg="report_id")
+def report_resolve(request, report, allowed):
+    patient = report.pump.patient
+    if report.resolved_at is not None:
+        when = daytime(report.resolved_at, patient.clinic.tz)
+        messages.info(request, f"This report was already resolved on {when}.")
+        return redirect("dashboard:patient", patient_id=patient.pk)
+    if request.method == "POST":
+        form = forms.ReportResolveForm(request.POST)
+        if form.is_valid():
+            try:
+                refill_services.pump_report_resolve(
+                    report=report, by=request.user, resolution=form.cleaned_data["resolution"]
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("pump report %s resolved by user %s", report.pk, request.user.pk)
+                messages.success(request, "Report resolved. The risk tier is updated.")
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The report was not resolved")
+    else:
+        form = forms.ReportResolveForm()
+    return render(
+        request,
+        "dashboard/report_resolve.html",
+        {
+            "form": form,
+            "patient": patient,
+            "report": report,
+            "urgent": report.kind in URGENT_REPORTS,
+            "tz": patient.clinic.tz,
+        },
+    )

@@ -1,0 +1,152 @@
+"""The patient's emergency card as a PDF (reportlab), from the same data as the HTML card."""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+import phonenumbers
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    KeepTogether,
+    ListFlowable,
+    ListItem,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from .chart import day_text
+from .selectors import EmergencyCard
+
+
+def _phone(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _number(value) -> str:
+    return "—" if value is None else f"{value.normalize():f}"
+
+
+def _when(value, card: EmergencyCard) -> str:
+    return "—" if value is None else day_text(value, card.tz)
+
+
+def emergency_card_pdf(card: EmergencyCard) -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"Emergency card — {card.patient_name}",
+        author=card.clinic_name,
+    )
+    styles = getSampleStyleSheet()
+    heading = ParagraphStyle("heading", parent=styles["Heading1"], fontSize=18, spaceAfter=4)
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=11, leading=14)
+    alert = ParagraphStyle(
+        "alert",
+        parent=body,
+        textColor=colors.white,
+        backColor=colors.HexColor("#b02a37"),
+        borderPadding=(6, 6, 6, 6),
+        fontName="Helvetica-Bold",
+        fontSize=12,
+        leading=16,
+        alignment=TA_LEFT,
+    )
+    small = ParagraphStyle("small", parent=body, fontSize=8.5, textColor=colors.HexColor("#555"))
+
+    story = [
+        Paragraph("Intrathecal baclofen pump — emergency card", heading),
+        Paragraph(
+            f"<b>{escape(card.patient_name)}</b>, born {day_text(card.date_of_birth)}, "
+            f"MRN {escape(card.mrn)}",
+            body,
+        ),
+        Spacer(1, 6),
+        Paragraph(
+            "DO NOT STOP intrathecal baclofen suddenly. Withdrawal can be life-threatening. "
+            "If any sign below appears, CALL THE CLINIC NOW or GO TO THE EMERGENCY DEPARTMENT.",
+            alert,
+        ),
+        Spacer(1, 10),
+    ]
+    rows = [
+        ["Pump", card.pump_description],
+        ["Serial number", card.pump_serial or "—"],
+        ["Drug", card.drug],
+        ["Concentration", f"{_number(card.concentration_mcg_per_ml)} mcg/mL"],
+        ["Daily dose", f"{_number(card.daily_dose_mcg)} mcg/day"],
+        ["Low-reservoir alarm date", _when(card.alarm_at, card)],
+        ["Refill by", _when(card.refill_by, card)],
+        ["Next refill appointment", _when(card.next_refill_at, card)],
+        ["Clinic", card.clinic_name],
+        ["Clinic phone", _phone(card.clinic_phone)],
+    ]
+    if card.after_hours_phone:
+        rows.append(["After hours / pump team", _phone(card.after_hours_phone)])
+    table = Table(
+        [[Paragraph(f"<b>{escape(k)}</b>", body), Paragraph(escape(v), body)] for k, v in rows],
+        colWidths=[55 * mm, None],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#999999")),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f3f5")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story += [table, Spacer(1, 12)]
+    signs = ListFlowable(
+        [ListItem(Paragraph(escape(sign), body), leftIndent=12) for sign in card.signs],
+        bulletType="bullet",
+        start="•",
+    )
+    story.append(
+        KeepTogether(
+            [
+                Paragraph("<b>Warning signs of baclofen withdrawal</b>", body),
+                Spacer(1, 4),
+                signs,
+                Spacer(1, 8),
+                Paragraph(
+                    "Also call if the pump alarm sounds, or if a refill appointment is missed: "
+                    "rebook before the pump runs out.",
+                    body,
+                ),
+                Paragraph(
+                    "For emergency staff: confirm the date of the last and next pump refill and "
+                    "check for pump alarms. Contact the pump team above.",
+                    body,
+                ),
+            ]
+        )
+    )
+    story += [
+        Spacer(1, 12),
+        Paragraph(
+            f"Printed {day_text(card.printed_on)}. Dates change after each refill: carry the "
+            "latest card.",
+            small,
+        ),
+    ]
+    doc.build(story)
+    return buffer.getvalue()

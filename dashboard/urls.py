@@ -1,0 +1,89 @@
+from django.urls import path
+
+from . import patient_views, views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/refill/", views.refill_create, name="refill_create"),
+    path("patients/<int:patient_id>/refill/preview/", views.refill_preview, name="refill_preview"),
+    path(
+        "patients/<int:patient_id>/refills/<int:refill_id>/saved/",
+        views.refill_saved,
+        name="refill_saved",
+    ),
+    path("patients/<int:patient_id>/program/", views.program_change, name="program_change"),
+    path(
+        "patients/<int:patient_id>/appointments/new/",
+        views.appointment_create,
+        name="appointment_create",
+    ),
+    path(
+        "appointments/<int:appointment_id>/reschedule/",
+        views.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    path(
+        "appointments/<int:appointment_id>/cancel/",
+        views.appointment_cancel,
+        name="appointment_cancel",
+    ),
+    path(
+        "appointments/<int:appointment_id>/missed/",
+        views.appointment_missed,
+        name="appointment_missed",
+    ),
+    path(
+        "appointments/<int:appointment_id>/complete/",
+        views.appointment_complete,
+        name="appointment_complete",
+    ),
+    path("patients/<int:patient_id>/card/", views.emergency_card, name="emergency_card"),
+    path(
+        "patients/<int:patient_id>/card.pdf",
+        views.emergency_card_pdf_view,
+        name="emergency_card_pdf",
+    ),
+    # Registering and editing patients, caregivers, pumps and pump reports.
+    path("patients/new/", patient_views.patient_create, name="patient_create"),
+    path("patients/<int:patient_id>/edit/", patient_views.patient_edit, name="patient_edit"),
+    path(
+        "patients/<int:patient_id>/caregivers/new/",
+        patient_views.caregiver_create,
+        name="caregiver_create",
+    ),
+    path(
+        "caregivers/<int:caregiver_id>/edit/",
+        patient_views.caregiver_edit,
+        name="caregiver_edit",
+    ),
+    path(
+        "caregivers/<int:caregiver_id>/remove/",
+        patient_views.caregiver_remove,
+        name="caregiver_remove",
+    ),
+    path("patients/<int:patient_id>/pumps/new/", patient_views.pump_create, name="pump_create"),
+    path(
+        "patients/<int:patient_id>/pumps/replace/",
+        patient_views.pump_replace,
+        name="pump_replace",
+    ),
+    path("pumps/<int:pump_id>/edit/", patient_views.pump_edit, name="pump_edit"),
+    path(
+        "patients/<int:patient_id>/pump-reports/new/",
+        patient_views.report_create,
+        name="report_create",
+    ),
+    path(
+        "pump-reports/<int:report_id>/resolve/",
+        patient_views.report_resolve,
+        name="report_resolve",
+    ),
+    path("calendar/", views.calendar, name="calendar"),
+    path("alerts/", views.alert_inbox, name="alerts"),
+    path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/<int:alert_id>/assign/", views.alert_assign, name="alert_assign"),
+    path("alerts/<int:alert_id>/resolve/", views.alert_resolve, name="alert_resolve"),
+]

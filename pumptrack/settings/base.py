@@ -1,0 +1,324 @@
+"""Settings shared by every environment.
+
+Values come from the environment (see .env.example) with safe local defaults.
+Clinical thresholds that domain.md marks as design choices live in
+PUMPTRACK_POLICY so a clinic can change them without a code change.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "bootstrap",
+    "django_celery_beat",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "simple_history",
+    "accounts",
+    "patients",
+    "refills",
+    "reminders",
+    "dashboard",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "pumptrack.middleware.NoStoreForSignedInMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "pumptrack.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.staff_banners",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "pumptrack.wsgi.application"
+
+# SQLite file by default (a laptop, `make run`); PostgreSQL when DATABASE_URL is set.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Worker, beat and web share one SQLite file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# django-axes checks every password attempt before Django's own backend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("PUMPTRACK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("PUMPTRACK_LOGIN_COOLOFF_HOURS", default=0.25)
+# Lock the username from that address, so one person's typos cannot lock a colleague out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# An idle session ends after 30 minutes: every request pushes the expiry forward.
+SESSION_IDLE_MINUTES = env.int("PUMPTRACK_SESSION_IDLE_MINUTES", default=30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# Headers on every response. The CSP allows no inline script anywhere.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Two-factor sign-in is required for these roles and available to everyone.
+PUMPTRACK_2FA_REQUIRED_ROLES = env.list(
+    "PUMPTRACK_2FA_REQUIRED_ROLES", default=["manager", "physician"]
+)
+OTP_TOTP_ISSUER = "pumptrack"
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+# Stored in UTC; shown in the clinic's or the patient's zone at the edges.
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+PUMPTRACK_DEFAULT_CLINIC_TIMEZONE = env(
+    "PUMPTRACK_DEFAULT_CLINIC_TIMEZONE", default="America/New_York"
+)
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Outside production, serve static files straight from the apps (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# History is evidence: the admin may show it but never revert to it.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="pumptrack@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Clinical policy. Every value here is a design choice from domain.md (§7, §8),
+# not a published rule, so clinics may change them.
+PUMPTRACK_POLICY = {
+    # Pessimistic flow error for the conservative alarm date (domain §2.2, Prometra 85–115 %).
+    "FLOW_ACCURACY": Decimal(env("PUMPTRACK_FLOW_ACCURACY", default="0.15")),
+    # Drug stability ceiling: refill within 180 days (domain §1.1).
+    "STABILITY_DAYS": env.int("PUMPTRACK_STABILITY_DAYS", default=180),
+    # Margin before the conservative alarm: 3 days normally, 7 with risk or transport flags.
+    "MARGIN_DAYS": env.int("PUMPTRACK_MARGIN_DAYS", default=3),
+    "MARGIN_DAYS_AT_RISK": env.int("PUMPTRACK_MARGIN_DAYS_AT_RISK", default=7),
+    # Cross-check against the programmer's printed alarm date (domain §7.1 #3).
+    "PRINTED_ALARM_TOLERANCE_DAYS": env.int("PUMPTRACK_PRINTED_ALARM_TOLERANCE_DAYS", default=1),
+    # Reconciliation thresholds (domain §7.1 #7).
+    "DISCREPANCY_ML": Decimal(env("PUMPTRACK_DISCREPANCY_ML", default="2")),
+    "DISCREPANCY_RELATIVE": Decimal(env("PUMPTRACK_DISCREPANCY_RELATIVE", default="0.15")),
+    # Short-interval warning (domain §7.2 #8).
+    "SHORT_INTERVAL_WARNING_DAYS": env.int("PUMPTRACK_SHORT_INTERVAL_WARNING_DAYS", default=14),
+}
+
+# --------------------------------------------------------------------------- reminders & Celery
+# Reminders, staff alerts and their delivery (reminders app, issue 3). Every value can be
+# changed from the environment; .env.example documents each.
+REMINDERS = {
+    # How often beat starts a sweep; the health check calls the sweep stale after two
+    # intervals plus STALE_SLACK_SECONDS.
+    "SWEEP_INTERVAL_SECONDS": env.float("REMINDERS_SWEEP_INTERVAL_SECONDS", default=60.0),
+    "STALE_SLACK_SECONDS": env.float("REMINDERS_STALE_SLACK_SECONDS", default=30.0),
+    # Appointment reminders, days before the appointment (same wall-clock time, clinic zone).
+    "OFFSETS_DAYS": [
+        int(d) for d in env.list("REMINDERS_OFFSETS_DAYS", default=["14", "7", "2", "1"])
+    ],
+    # A scheduled appointment is missed this long after its start without a refill.
+    "MISSED_GRACE_MINUTES": env.int("REMINDERS_MISSED_GRACE_MINUTES", default=120),
+    # Patient messages only between these local hours of the recipient (start inclusive).
+    "SEND_FROM_HOUR": env.int("REMINDERS_SEND_FROM_HOUR", default=8),
+    "SEND_UNTIL_HOUR": env.int("REMINDERS_SEND_UNTIL_HOUR", default=21),
+    # "No refill booked" nudges to the patient: days before the refill-by date.
+    "UNBOOKED_NUDGE_DAYS": [
+        int(d) for d in env.list("REMINDERS_UNBOOKED_NUDGE_DAYS", default=["21", "7"])
+    ],
+    # Staff alert windows (domain §8): unbooked within 14 days, 21 with a label risk factor.
+    "ALERT_UNBOOKED_DAYS": env.int("REMINDERS_ALERT_UNBOOKED_DAYS", default=14),
+    "ALERT_UNBOOKED_RISK_DAYS": env.int("REMINDERS_ALERT_UNBOOKED_RISK_DAYS", default=21),
+    "ALERT_RUNNING_OUT_DAYS": env.int("REMINDERS_ALERT_RUNNING_OUT_DAYS", default=3),
+    "ALERT_END_OF_SERVICE_DAYS": env.int("REMINDERS_ALERT_END_OF_SERVICE_DAYS", default=180),
+    "ALERT_END_OF_SERVICE_CRITICAL_DAYS": env.int(
+        "REMINDERS_ALERT_END_OF_SERVICE_CRITICAL_DAYS", default=30
+    ),
+    # Unacknowledged HIGH/CRITICAL alerts go to the escalation contacts after this delay,
+    # and again every repeat interval until someone acknowledges them.
+    "ESCALATION_DELAY_MINUTES": env.int("REMINDERS_ESCALATION_DELAY_MINUTES", default=30),
+    "ESCALATION_REPEAT_MINUTES": env.int("REMINDERS_ESCALATION_REPEAT_MINUTES", default=60),
+    # Delivery: attempts per message, exponential backoff (base * 2**n, capped; keep the
+    # cap well under the Redis visibility timeout), provider call timeout.
+    "MAX_ATTEMPTS": env.int("REMINDERS_MAX_ATTEMPTS", default=5),
+    "BACKOFF_BASE_SECONDS": env.float("REMINDERS_BACKOFF_BASE_SECONDS", default=15.0),
+    "BACKOFF_MAX_SECONDS": env.float("REMINDERS_BACKOFF_MAX_SECONDS", default=300.0),
+    "SEND_TIMEOUT_SECONDS": env.float("REMINDERS_SEND_TIMEOUT_SECONDS", default=20.0),
+    # The sweep re-publishes rows still pending this long after dispatch (a lost broker
+    # message), and resolves rows left "sending" this long (a worker killed mid-send).
+    "REDISPATCH_AFTER_SECONDS": env.float("REMINDERS_REDISPATCH_AFTER_SECONDS", default=180.0),
+    "STUCK_SENDING_SECONDS": env.float("REMINDERS_STUCK_SENDING_SECONDS", default=600.0),
+    "SWEEP_BATCH": env.int("REMINDERS_SWEEP_BATCH", default=500),
+    "SWEEP_MAX_ROWS": env.int("REMINDERS_SWEEP_MAX_ROWS", default=20000),
+    # Channels. SMS: reminders.channels.FileSmsBackend (console + var/sms-outbox.jsonl) or
+    # reminders.channels.TwilioSmsBackend. Email goes through EMAIL_BACKEND.
+    "SMS_BACKEND": env("REMINDERS_SMS_BACKEND", default="reminders.channels.FileSmsBackend"),
+    "SMS_OUTBOX_PATH": env("REMINDERS_SMS_OUTBOX_PATH", default=str(VAR_DIR / "sms-outbox.jsonl")),
+    "SMS_ECHO": env.bool("REMINDERS_SMS_ECHO", default=True),
+    # Test backends only (reminders.backends): fault plan and email ledger.
+    "FAULTS_PATH": env("REMINDERS_FAULTS_PATH", default=""),
+    "EMAIL_LEDGER_PATH": env(
+        "REMINDERS_EMAIL_LEDGER_PATH", default=str(VAR_DIR / "email-ledger.jsonl")
+    ),
+    "TWILIO_ACCOUNT_SID": env("TWILIO_ACCOUNT_SID", default=""),
+    "TWILIO_AUTH_TOKEN": env("TWILIO_AUTH_TOKEN", default=""),
+    "TWILIO_FROM_NUMBER": env("TWILIO_FROM_NUMBER", default=""),
+    "TWILIO_MESSAGING_SERVICE_SID": env("TWILIO_MESSAGING_SERVICE_SID", default=""),
+    # Public base URL Twilio calls (signatures are computed over it), e.g. https://itb.example.org
+    "PUBLIC_BASE_URL": env("PUMPTRACK_PUBLIC_BASE_URL", default=""),
+}
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# The twilio package logs request parameters (the number texted) at INFO: keep them out.
+LOGGING.setdefault("loggers", {})["twilio.http_client"] = {"level": "WARNING"}
+
+REDIS_URL = env("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than any countdown we use (backoff cap), so Redis never redelivers a
+        # waiting retry; a killed worker's task comes back after it (the sweep is faster).
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+    }
+else:
+    # No server needed for `make run`: messages are files under var/broker/.
+    _broker_dir = Path(env("PUMPTRACK_BROKER_DIR", default=str(VAR_DIR / "broker")))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every schedule lives here; django-celery-beat installs it idempotently at beat start.
+CELERY_BEAT_SCHEDULE = {
+    "reminders-sweep": {
+        "task": "reminders.tasks.sweep",
+        "schedule": REMINDERS["SWEEP_INTERVAL_SECONDS"],
+        # A sweep that waited a whole interval in the queue is superseded by the next one.
+        "options": {"expires": REMINDERS["SWEEP_INTERVAL_SECONDS"]},
+    },
+    "reminders-reconcile": {
+        "task": "reminders.tasks.reconcile",
+        "schedule": env.float("REMINDERS_RECONCILE_INTERVAL_SECONDS", default=3600.0),
+        "options": {"expires": 600},
+    },
+}

@@ -1,0 +1,45 @@
+"""Production settings: every secret and host comes from the environment."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+
+
+def _required(name: str) -> str:
+    value = env(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Production needs it in the environment (see .env.example)."
+        )
+    return value
+
+
+DEBUG = False
+SECRET_KEY = _required("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = [h.strip() for h in _required("DJANGO_ALLOWED_HOSTS").split(",") if h.strip()]
+DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Reminders: Redis is the broker (base.py reads REDIS_URL); texts go through Twilio unless
+# another backend is configured. Without Redis the filesystem broker would silently be used.
+_required("REDIS_URL")
+REMINDERS["SMS_BACKEND"] = env(
+    "REMINDERS_SMS_BACKEND", default="reminders.channels.TwilioSmsBackend"
+)
+REMINDERS["SMS_ECHO"] = False

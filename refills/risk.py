@@ -1,0 +1,558 @@
+"""Withdrawal-risk tier for one pump (domain.md §8).
+
+Pure Python on purpose: no Django, no clock. The caller passes ``now`` and the
+forecast; ``assess`` returns the tier, every rule that fired (so staff see why),
+and ``reassess_at``, the next moment at which time alone changes the answer.
+
+No published ITB withdrawal-risk score exists; these rules are the project's
+design choice, and every threshold lives in ``RiskPolicy`` so clinics can tune it.
+
+Decisions callers must know:
+
+- Time thresholds are exact instants: "DTA <= 14 days" fires at
+  ``conservative_alarm_at - 14 days`` of real time, not at a day boundary.
+- A booked refill appointment keeps counting until its calendar day (in the
+  clinic zone) ends. After that, with no refill recorded, it is treated as a
+  missed appointment ("appointment-passed", HIGH) and as no booking at all.
+- "Booked before the target" means the appointment's calendar date is on or
+  before ``refill_by``. Margins compare calendar dates, as staff do.
+- ``transport_barrier`` widens the margin only; the "two or more other risk
+  factors" rule counts ``other_risk_factors`` (which should name the transport
+  barrier itself when present, as ``Patient.other_risk_factors`` does).
+- ``oral_bridge`` is accepted and deliberately ignored: an oral prescription
+  never lowers the tier (domain §5, §8).
+- Unbooked with the conservative alarm more than ``unbooked_moderate_dta_days``
+  away is LOW ("not-yet-due"): §8 defines LOW only for booked patients, but
+  calling every freshly refilled patient MODERATE would drown the real ones.
+  Between that and ``unbooked_high_dta_days`` it is MODERATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from enum import IntEnum, StrEnum
+
+from .forecast import RefillByReason
+
+
+class Tier(IntEnum):
+    LOW = 1
+    MODERATE = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+
+class ReasonCode(StrEnum):
+    # CRITICAL
+    CRITICAL_ALARM = "critical-alarm"
+    SYMPTOMS = "symptoms"
+    ALARM_VOLUME_REACHED = "alarm-volume-reached"
+    EMPTY_SOON = "empty-soon"
+    DISCREPANCY_WITH_SYMPTOMS = "discrepancy-with-symptoms"
+    END_OF_SERVICE_SOON = "end-of-service-soon"
+    # HIGH
+    UNBOOKED_ALARM_SOON = "unbooked-alarm-soon"
+    MISSED_APPOINTMENT = "missed-appointment"
+    APPOINTMENT_PASSED = "appointment-passed"
+    RISK_FACTOR_UNBOOKED = "risk-factor-unbooked"
+    DISCREPANCY = "discrepancy"
+    NONCRITICAL_ALARM = "noncritical-alarm"
+    ERI_NO_REPLACEMENT = "eri-no-replacement"
+    # MODERATE
+    APPOINTMENT_INSIDE_MARGIN = "appointment-inside-margin"
+    APPOINTMENT_AFTER_REFILL_BY = "appointment-after-refill-by"
+    STABILITY_LIMIT = "stability-limit"
+    REPLACEMENT_LIMIT = "replacement-limit"
+    END_OF_SERVICE_BEFORE_ALARM = "end-of-service-before-alarm"
+    OTHER_RISK_FACTORS = "other-risk-factors"
+    UNBOOKED_ALARM_APPROACHING = "unbooked-alarm-approaching"
+    # LOW (given only when nothing above fired, to say why the tier is low)
+    BOOKED_WITH_MARGIN = "booked-with-margin"
+    NOT_YET_DUE = "not-yet-due"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskPolicy:
+    """Every threshold of the tier rules. Defaults are domain.md §8's."""
+
+    # CRITICAL when the projected empty date is this close.
+    critical_empty_within_days: int = 3
+    # HIGH when not booked before the target and the conservative alarm is this close.
+    unbooked_high_dta_days: int = 14
+    # HIGH when a label risk factor is present, not booked, and the alarm is this close.
+    risk_factor_dta_days: int = 21
+    # MODERATE when not booked and the alarm is this close (the clinic work-queue point).
+    unbooked_moderate_dta_days: int = 21
+    # Required gap between the appointment and the conservative alarm date.
+    appointment_margin_days: int = 3
+    appointment_margin_risk_days: int = 7
+    # Reconciliation thresholds: pass these to forecast.reconcile so both agree.
+    discrepancy_abs_ml: Decimal = Decimal("2")
+    discrepancy_rel: Decimal = Decimal("0.15")
+    # CRITICAL when end of service is this close and no replacement is booked.
+    eos_critical_days: int = 30
+    # MODERATE at this many "other" risk factors.
+    moderate_other_factor_count: int = 2
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, int | Decimal):
+                raise TypeError(f"RiskPolicy.{name} must be an int or Decimal, got {value!r}")
+            if value < 0:
+                raise ValueError(f"RiskPolicy.{name} must not be negative, got {value}")
+
+    def margin_days(self, *, risk_factors_present: bool) -> int:
+        """The margin to pass to forecast.forecast(margin_days=...) for this patient."""
+        if risk_factors_present:
+            return self.appointment_margin_risk_days
+        return self.appointment_margin_days
+
+
+DEFAULT_POLICY = RiskPolicy()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskInputs:
+    """What the rules look at. Only ``now`` and ``today`` are required.
+
+    ``today`` is the date in the clinic zone. ``clinic_tz`` turns instants into
+    calendar dates (appointment day, alarm day) and gives midnight for date
+    thresholds; when None, ``now.tzinfo`` is used, so pass ``now`` in the
+    clinic zone or pass ``clinic_tz``.
+    ``missed_appointment``: a missed refill appointment not yet followed by a
+    completed refill or a new booking.
+    ``last_discrepancy_flagged``: the last reconciliation was flagged and is
+    still unexplained (clear it when staff record an explanation).
+    """
+
+    now: datetime
+    today: date
+    conservative_alarm_at: datetime | None = None
+    empty_at: datetime | None = None
+    refill_by: date | None = None
+    refill_by_reason: str = ""
+    next_refill_appointment_at: datetime | None = None
+    missed_appointment: bool = False
+    last_discrepancy_ml: Decimal | None = None
+    last_discrepancy_flagged: bool = False
+    critical_alarm_reported: bool = False
+    noncritical_alarm_reported: bool = False
+    symptoms_reported: bool = False
+    label_risk_factors: tuple[str, ...] = ()
+    other_risk_factors: tuple[str, ...] = ()
+    transport_barrier: bool = False
+    end_of_service_on: date | None = None
+    eri_reached: bool = False
+    replacement_planned: bool = False
+    oral_bridge: bool = False
+    clinic_tz: tzinfo | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware(self.now, "now")
+        for name in ("conservative_alarm_at", "empty_at", "next_refill_appointment_at"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_aware(value, name)
+        for name in ("today", "refill_by", "end_of_service_on"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, datetime) or not isinstance(value, date)):
+                raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+        if self.last_discrepancy_ml is not None and not isinstance(
+            self.last_discrepancy_ml, Decimal
+        ):
+            raise TypeError("last_discrepancy_ml must be a Decimal")
+        # Lists from a queryset or a form would make the dataclass unhashable.
+        object.__setattr__(self, "label_risk_factors", tuple(self.label_risk_factors))
+        object.__setattr__(self, "other_risk_factors", tuple(self.other_risk_factors))
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+    tier: Tier
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The tier, every reason behind it (highest tier first), and when to look again.
+
+    ``reassess_at`` (UTC) is the next instant at which the passage of time alone
+    changes the tier or the set of reason codes; None when nothing time-driven
+    is pending. Any change of inputs (a refill, a booking) needs a fresh assess.
+    """
+
+    tier: Tier
+    reasons: tuple[Reason, ...]
+    reassess_at: datetime | None
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(reason.code for reason in self.reasons)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _require_aware(value: object, name: str) -> None:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # Aware datetimes sharing one ZoneInfo subtract and compare by wall clock;
+    # UTC makes every difference real elapsed time.
+    return None if value is None else value.astimezone(UTC)
+
+
+def _start_of_day(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _day_text(day: date, today: date) -> str:
+    # Written out by hand so the text does not depend on the server locale.
+    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _is_when(day: date, today: date) -> str:
+    """'is 9 days away (Tue 1 Dec)', 'is today (...)', 'was 2 days ago (...)'."""
+    days = (day - today).days
+    shown = _day_text(day, today)
+    if days > 1:
+        return f"is {days} days away ({shown})"
+    if days == 1:
+        return f"is tomorrow ({shown})"
+    if days == 0:
+        return f"is today ({shown})"
+    if days == -1:
+        return f"was yesterday ({shown})"
+    return f"was {-days} days ago ({shown})"
+
+
+def _ml_text(value: Decimal) -> str:
+    return f"{abs(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} mL"
+
+
+# --- the rules -----------------------------------------------------------------------
+
+
+def _evaluate(
+    inputs: RiskInputs, policy: RiskPolicy, *, now: datetime, today: date, zone: tzinfo
+) -> tuple[Reason, ...]:
+    """Every rule that fires at ``now``, CRITICAL first; a LOW reason if none did."""
+    reasons: list[Reason] = []
+
+    def add(tier: Tier, code: ReasonCode, text: str) -> None:
+        reasons.append(Reason(code=code, text=text, tier=tier))
+
+    now = now.astimezone(UTC)
+    alarm_at = _utc(inputs.conservative_alarm_at)
+    empty_at = _utc(inputs.empty_at)
+    appointment_at = _utc(inputs.next_refill_appointment_at)
+    refill_by = inputs.refill_by
+
+    alarm_day = alarm_at.astimezone(zone).date() if alarm_at is not None else None
+    to_alarm = alarm_at - now if alarm_at is not None else None
+    alarm_text = _is_when(alarm_day, today) if alarm_day is not None else ""
+
+    appointment_day = appointment_at.astimezone(zone).date() if appointment_at else None
+    booked = appointment_day is not None and now < _start_of_day(
+        appointment_day + timedelta(days=1), zone
+    )
+    appointment_passed = appointment_day is not None and not booked
+    booked_in_time = booked and (refill_by is None or appointment_day <= refill_by)
+    booked_late = booked and not booked_in_time
+
+    if booked_late:
+        unbooked_text = (
+            f"The booked refill ({_day_text(appointment_day, today)}) is after the "
+            f"refill-by date ({_day_text(refill_by, today)})"
+        )
+    else:
+        unbooked_text = "No refill booked"
+
+    risk_factors_present = bool(
+        inputs.label_risk_factors or inputs.other_risk_factors or inputs.transport_barrier
+    )
+    margin_days = policy.margin_days(risk_factors_present=risk_factors_present)
+
+    def within(days: int) -> bool:
+        return to_alarm is not None and to_alarm <= timedelta(days=days)
+
+    # CRITICAL: same-day action.
+    if inputs.critical_alarm_reported:
+        add(
+            Tier.CRITICAL,
+            ReasonCode.CRITICAL_ALARM,
+            "A critical (two-tone) pump alarm was reported: empty reservoir, end of service "
+            "or motor stall",
+        )
+    if inputs.symptoms_reported:
+        add(
+            Tier.CRITICAL,
+            ReasonCode.SYMPTOMS,
+            "Withdrawal symptoms were reported (such as itching, tingling, rising muscle tone, "
+            "fever or confusion)",
+        )
+    if within(0):
+        add(
+            Tier.CRITICAL,
+            ReasonCode.ALARM_VOLUME_REACHED,
+            "The reservoir is projected to be at or below the alarm volume: the conservative "
+            f"alarm date {alarm_text}",
+        )
+    if empty_at is not None and empty_at - now <= timedelta(days=policy.critical_empty_within_days):
+        empty_day = empty_at.astimezone(zone).date()
+        add(
+            Tier.CRITICAL,
+            ReasonCode.EMPTY_SOON,
+            f"The projected empty date {_is_when(empty_day, today)}",
+        )
+    if (
+        inputs.symptoms_reported
+        and inputs.last_discrepancy_ml is not None
+        and inputs.last_discrepancy_ml > policy.discrepancy_abs_ml
+    ):
+        add(
+            Tier.CRITICAL,
+            ReasonCode.DISCREPANCY_WITH_SYMPTOMS,
+            f"{_ml_text(inputs.last_discrepancy_ml)} more was left than expected at the last "
+            "refill (under-delivery), and symptoms are reported",
+        )
+    eos = inputs.end_of_service_on
+    if (
+        eos is not None
+        and not inputs.replacement_planned
+        and (eos - today).days <= policy.eos_critical_days
+    ):
+        add(
+            Tier.CRITICAL,
+            ReasonCode.END_OF_SERVICE_SOON,
+            f"The pump's end of service {_is_when(eos, today)} and no replacement is booked",
+        )
+
+    # HIGH.
+    unbooked_soon = not booked_in_time and within(policy.unbooked_high_dta_days)
+    if unbooked_soon:
+        add(
+            Tier.HIGH,
+            ReasonCode.UNBOOKED_ALARM_SOON,
+            f"{unbooked_text} and the conservative alarm date {alarm_text}",
+        )
+    if inputs.missed_appointment:
+        add(
+            Tier.HIGH,
+            ReasonCode.MISSED_APPOINTMENT,
+            "A refill appointment was missed and has not been rebooked",
+        )
+    if appointment_passed:
+        add(
+            Tier.HIGH,
+            ReasonCode.APPOINTMENT_PASSED,
+            f"The refill appointment on {_day_text(appointment_day, today)} has passed and no "
+            "refill was recorded",
+        )
+    risk_factor_unbooked = (
+        bool(inputs.label_risk_factors)
+        and not booked_in_time
+        and within(policy.risk_factor_dta_days)
+    )
+    if risk_factor_unbooked:
+        add(
+            Tier.HIGH,
+            ReasonCode.RISK_FACTOR_UNBOOKED,
+            f"{unbooked_text}, the patient has a label risk factor "
+            f"({', '.join(inputs.label_risk_factors)}) and the conservative alarm date "
+            f"{alarm_text}",
+        )
+    if inputs.last_discrepancy_flagged:
+        text = "Unexplained volume discrepancy at the last refill"
+        delta = inputs.last_discrepancy_ml
+        if delta is not None and delta != 0:
+            side, kind = ("more", "under") if delta > 0 else ("less", "over")
+            text += f": {_ml_text(delta)} {side} left than expected ({kind}-delivery)"
+        add(Tier.HIGH, ReasonCode.DISCREPANCY, text)
+    if inputs.noncritical_alarm_reported:
+        add(
+            Tier.HIGH,
+            ReasonCode.NONCRITICAL_ALARM,
+            "A non-critical (single-tone) pump alarm was reported: low reservoir or "
+            "replacement due",
+        )
+    if inputs.eri_reached and not inputs.replacement_planned:
+        add(
+            Tier.HIGH,
+            ReasonCode.ERI_NO_REPLACEMENT,
+            "The pump has reached its elective replacement indicator (ERI) and no replacement "
+            "is booked",
+        )
+
+    # MODERATE.
+    if booked and alarm_day is not None:
+        gap_days = (alarm_day - appointment_day).days
+        if gap_days < margin_days:
+            if gap_days > 0:
+                where = f"only {_plural(gap_days, 'day')} before"
+            elif gap_days == 0:
+                where = "on"
+            else:
+                where = f"{_plural(-gap_days, 'day')} after"
+            why = " because of the patient's risk factors" if risk_factors_present else ""
+            add(
+                Tier.MODERATE,
+                ReasonCode.APPOINTMENT_INSIDE_MARGIN,
+                f"The booked refill ({_day_text(appointment_day, today)}) is {where} the "
+                f"conservative alarm date ({_day_text(alarm_day, today)}); at least "
+                f"{_plural(margin_days, 'day')} are needed{why}",
+            )
+    if booked_late:
+        add(Tier.MODERATE, ReasonCode.APPOINTMENT_AFTER_REFILL_BY, unbooked_text)
+    if refill_by is not None and inputs.refill_by_reason == RefillByReason.DRUG_STABILITY:
+        add(
+            Tier.MODERATE,
+            ReasonCode.STABILITY_LIMIT,
+            f"The refill-by date ({_day_text(refill_by, today)}) is set by the drug stability "
+            "limit, not the alarm date",
+        )
+    if refill_by is not None and inputs.refill_by_reason == RefillByReason.PLANNED_REPLACEMENT:
+        add(
+            Tier.MODERATE,
+            ReasonCode.REPLACEMENT_LIMIT,
+            f"The refill-by date ({_day_text(refill_by, today)}) is set by the planned pump "
+            "replacement",
+        )
+    if eos is not None and alarm_day is not None and eos <= alarm_day:
+        add(
+            Tier.MODERATE,
+            ReasonCode.END_OF_SERVICE_BEFORE_ALARM,
+            f"The pump reaches end of service ({_day_text(eos, today)}) before the "
+            f"conservative alarm date ({_day_text(alarm_day, today)})",
+        )
+    if len(inputs.other_risk_factors) >= policy.moderate_other_factor_count:
+        add(
+            Tier.MODERATE,
+            ReasonCode.OTHER_RISK_FACTORS,
+            f"{len(inputs.other_risk_factors)} other risk factors: "
+            f"{', '.join(inputs.other_risk_factors)}",
+        )
+    # Only the step before the HIGH unbooked rules, so one gap is not listed twice.
+    if (
+        not booked_in_time
+        and not unbooked_soon
+        and not risk_factor_unbooked
+        and within(policy.unbooked_moderate_dta_days)
+    ):
+        add(
+            Tier.MODERATE,
+            ReasonCode.UNBOOKED_ALARM_APPROACHING,
+            f"{unbooked_text} and the conservative alarm date {alarm_text}",
+        )
+
+    if reasons:
+        return tuple(reasons)
+
+    # LOW: say why, so "low" is a finding and not an absence of data.
+    if booked:
+        shown = _day_text(appointment_day, today)
+        if alarm_day is not None:
+            gap_days = (alarm_day - appointment_day).days
+            text = (
+                f"Refill booked for {shown}, {_plural(gap_days, 'day')} before the "
+                f"conservative alarm date ({_day_text(alarm_day, today)})"
+            )
+        elif refill_by is not None:
+            refill_by_text = _day_text(refill_by, today)
+            text = f"Refill booked for {shown}, on or before the refill-by date ({refill_by_text})"
+        else:
+            text = f"Refill booked for {shown}"
+        return (Reason(code=ReasonCode.BOOKED_WITH_MARGIN, text=text, tier=Tier.LOW),)
+
+    if alarm_day is not None:
+        text = f"No refill booked yet; the conservative alarm date {alarm_text}"
+    elif refill_by is not None:
+        text = (
+            "No refill booked yet; no alarm date is projected and the refill-by date "
+            f"{_is_when(refill_by, today)}"
+        )
+    else:
+        text = "No refill booked yet; no alarm date is projected"
+    return (Reason(code=ReasonCode.NOT_YET_DUE, text=text, tier=Tier.LOW),)
+
+
+def _outcome(reasons: tuple[Reason, ...]) -> tuple[Tier, frozenset[str]]:
+    return max(reason.tier for reason in reasons), frozenset(r.code for r in reasons)
+
+
+def _time_thresholds(inputs: RiskInputs, policy: RiskPolicy, zone: tzinfo) -> list[datetime]:
+    """Every instant at which a time-driven rule can switch on."""
+    instants: list[datetime] = []
+    alarm_at = _utc(inputs.conservative_alarm_at)
+    if alarm_at is not None:
+        for days in {
+            0,
+            policy.unbooked_high_dta_days,
+            policy.risk_factor_dta_days,
+            policy.unbooked_moderate_dta_days,
+        }:
+            instants.append(alarm_at - timedelta(days=days))
+    empty_at = _utc(inputs.empty_at)
+    if empty_at is not None:
+        instants.append(empty_at - timedelta(days=policy.critical_empty_within_days))
+    if inputs.end_of_service_on is not None:
+        eos_alert_on = inputs.end_of_service_on - timedelta(days=policy.eos_critical_days)
+        instants.append(_start_of_day(eos_alert_on, zone))
+    appointment_at = _utc(inputs.next_refill_appointment_at)
+    if appointment_at is not None:
+        appointment_day = appointment_at.astimezone(zone).date()
+        instants.append(_start_of_day(appointment_day + timedelta(days=1), zone))
+    return instants
+
+
+def assess(inputs: RiskInputs, policy: RiskPolicy = DEFAULT_POLICY) -> Assessment:
+    """The withdrawal-risk tier: the highest tier among the rules that fire (domain §8)."""
+    zone = inputs.clinic_tz or inputs.now.tzinfo
+    now = inputs.now.astimezone(UTC)
+    local_today = now.astimezone(zone).date()
+    reasons = _evaluate(inputs, policy, now=now, today=inputs.today, zone=zone)
+    current = _outcome(reasons)
+
+    # Re-run the rules at each threshold instead of predicting which one matters:
+    # the first instant whose outcome differs is, by construction, the true next change.
+    reassess_at = None
+    for instant in sorted(t for t in set(_time_thresholds(inputs, policy, zone)) if t > now):
+        # Shift the caller's "today" by the days that pass, so a caller whose
+        # today is a day off from ``zone`` stays consistent with itself.
+        later_today = inputs.today + (instant.astimezone(zone).date() - local_today)
+        later = _evaluate(inputs, policy, now=instant, today=later_today, zone=zone)
+        if _outcome(later) != current:
+            reassess_at = instant
+            break
+
+    return Assessment(tier=current[0], reasons=reasons, reassess_at=reassess_at)
+
+
+def assess_at(
+    inputs: RiskInputs, *, now: datetime, policy: RiskPolicy = DEFAULT_POLICY
+) -> Assessment:
+    """Assess the same inputs at another moment (for sweeps and tests)."""
+    _require_aware(now, "now")
+    zone = inputs.clinic_tz or inputs.now.tzinfo
+    # Expressed in the same zone, so a None clinic_tz still resolves to it.
+    local_now = now.astimezone(zone)
+    return assess(replace(inputs, now=local_now, today=local_now.date()), policy)

@@ -1,0 +1,84 @@
+"""Reads for the refills app: the program in effect, the fill a forecast starts from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from patients.models import Pump
+from refills.forecast import Fill, expected_residual_ml
+from refills.models import Appointment, AppointmentKind, AppointmentStatus, DrugProgram, Refill
+
+
+def program_in_effect(*, pump: Pump, at: dt.datetime) -> DrugProgram | None:
+    return (
+        DrugProgram.objects.filter(pump=pump, effective_from__lte=at)
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+def latest_refill(*, pump: Pump, before: dt.datetime | None = None) -> Refill | None:
+    qs = Refill.objects.filter(pump=pump)
+    if before is not None:
+        qs = qs.filter(performed_at__lt=before)
+    return qs.select_related("program").order_by("-performed_at").first()
+
+
+def fill_from_refill(
+    refill: Refill, *, empty_volume_ml: Decimal, tz, alarm_volume_ml: Decimal | None = None
+) -> Fill:
+    """The fill a refill made. ``alarm_volume_ml`` overrides the alarm set at the refill
+    (the pump's alarm may have been reprogrammed since, e.g. raised to 4 mL)."""
+    # In the clinic's zone, so calendar dates (refill-by) are the clinic's dates.
+    return Fill(
+        filled_at=refill.performed_at.astimezone(tz),
+        volume_ml=refill.resulting_volume_ml,
+        concentration_mcg_per_ml=refill.concentration_mcg_per_ml,
+        daily_dose_mcg=refill.program.daily_dose_mcg,
+        alarm_volume_ml=(
+            alarm_volume_ml if alarm_volume_ml is not None else refill.alarm_volume_ml
+        ),
+        oneoff_ml=refill.bridge_bolus_ml or Decimal(0),
+        empty_volume_ml=empty_volume_ml,
+    )
+
+
+def current_fill(*, pump: Pump, at: dt.datetime | None = None) -> tuple[Fill | None, Refill | None]:
+    """The fill the reservoir projection starts from, and the refill behind it.
+
+    A program change between refills (a dose change at a clinic visit) does not
+    add drug; it restarts the projection from the volume expected to be left
+    at the moment of the change, at the new rate.
+    """
+    refill = latest_refill(pump=pump, before=at)
+    if refill is None:
+        return None, None
+    empty_ml = pump.model.empty_volume_ml
+    tz = pump.patient.clinic.tz
+    # The alarm sounds at the volume the pump is programmed with now, not at the refill.
+    fill = fill_from_refill(
+        refill, empty_volume_ml=empty_ml, tz=tz, alarm_volume_ml=pump.alarm_volume_ml
+    )
+    changes = DrugProgram.objects.filter(pump=pump, effective_from__gt=refill.performed_at)
+    if at is not None:
+        changes = changes.filter(effective_from__lte=at)
+    for change in changes.order_by("effective_from"):
+        fill = Fill(
+            filled_at=change.effective_from.astimezone(tz),
+            volume_ml=expected_residual_ml(fill, change.effective_from),
+            concentration_mcg_per_ml=fill.concentration_mcg_per_ml,
+            daily_dose_mcg=change.daily_dose_mcg,
+            alarm_volume_ml=pump.alarm_volume_ml,
+            empty_volume_ml=empty_ml,
+        )
+    return fill, refill
+
+
+def next_refill_appointment(*, pump: Pump, after: dt.datetime | None = None) -> Appointment | None:
+    qs = Appointment.objects.filter(
+        pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.SCHEDULED
+    )
+    if after is not None:
+        qs = qs.filter(scheduled_start__gte=after)
+    return qs.order_by("scheduled_start").first()

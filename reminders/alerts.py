@@ -1,0 +1,604 @@
+"""Staff alerts: the rules that raise and clear them, escalation, and the acting services.
+
+Rules read the stored forecast (refills.PumpForecast) and a few rows of the pump;
+they run when the forecast is stored (reminders.hooks), i.e. when something
+changed or the pump's reassess moment came. `alert_findings` also returns the
+instants at which a time-based rule will switch on, which the hook folds into
+PumpForecast.reassess_at so the sweep comes back exactly then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from accounts.access import can
+from accounts.models import Membership, Role
+from patients.models import Channel, Patient, Pump, PumpStatus
+from patients.validators import normalize_phone
+from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
+from refills.risk import Tier
+from reminders import conf
+from reminders.messages import format_date, format_when
+from reminders.models import (
+    AUTO_RESOLVING_KINDS,
+    Alert,
+    AlertKind,
+    AlertState,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
+from reminders.outbox import Draft, Recipient, draft_for, notifications_insert
+
+logger = logging.getLogger(__name__)
+
+REPORTED_CODES = ("critical-alarm", "symptoms", "noncritical-alarm", "discrepancy-with-symptoms")
+MISSED_CODES = ("missed-appointment", "appointment-passed")
+
+
+@dataclass
+class Finding:
+    kind: str
+    severity: int
+    reasons: list[str]
+    occasion: str = ""
+
+
+@dataclass
+class Evaluation:
+    findings: dict[str, Finding] = field(default_factory=dict)
+    thresholds: list[dt.datetime] = field(default_factory=list)
+
+
+def start_of_day(day: dt.date, zone) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+
+
+def _days_away(day: dt.date, today: dt.date) -> str:
+    days = (day - today).days
+    if days > 1:
+        return f"{days} days away"
+    if days == 1:
+        return "tomorrow"
+    if days == 0:
+        return "today"
+    return f"{-days} day{'s' if days < -1 else ''} ago"
+
+
+def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> Evaluation:
+    """Which alert rules hold for this pump at `now`, and when the next one can switch on."""
+    result = Evaluation()
+    patient: Patient = pump.patient
+    clinic = patient.clinic
+    if pump.status != PumpStatus.ACTIVE or not patient.is_active:
+        return result
+    zone = clinic.tz
+    today = now.astimezone(zone).date()
+    codes = {reason["code"]: reason for reason in forecast.risk_reasons or []}
+    risk_tier = int(forecast.risk_tier or Tier.LOW)
+
+    # A missed refill appointment not followed by a refill or a new booking.
+    missed = [codes[c]["text"] for c in MISSED_CODES if c in codes]
+    if missed:
+        appointment = (
+            Appointment.objects.filter(
+                pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.MISSED
+            )
+            .order_by("-scheduled_start")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        result.findings[AlertKind.MISSED_APPOINTMENT] = Finding(
+            AlertKind.MISSED_APPOINTMENT,
+            max(Tier.HIGH, risk_tier),
+            missed,
+            occasion=f"appointment:{appointment}" if appointment else "",
+        )
+
+    # No refill booked before the refill-by date, when that date is near.
+    if forecast.refill_by and not forecast.booked_before_refill_by:
+        label_factors = patient.label_risk_factors
+        window = conf.value("ALERT_UNBOOKED_RISK_DAYS" if label_factors else "ALERT_UNBOOKED_DAYS")
+        opens = start_of_day(forecast.refill_by - dt.timedelta(days=window), zone)
+        if now >= opens:
+            booked = forecast.next_refill_at
+            what = (
+                f"The booked refill ({format_date(booked.astimezone(zone).date())}) is after"
+                if booked
+                else "No refill appointment is booked before"
+            )
+            reasons = [
+                f"{what} the refill-by date ({format_date(forecast.refill_by)}, "
+                f"{_days_away(forecast.refill_by, today)})"
+            ]
+            if label_factors:
+                reasons.append("Label risk factor: " + ", ".join(label_factors))
+            result.findings[AlertKind.UNBOOKED_REFILL] = Finding(
+                AlertKind.UNBOOKED_REFILL,
+                max(Tier.HIGH, risk_tier),
+                reasons,
+                occasion=f"refill-by:{forecast.refill_by.isoformat()}",
+            )
+        else:
+            result.thresholds.append(opens)
+
+    # Running out: conservative alarm within 3 days, or the empty date passed.
+    running_out = []
+    if forecast.conservative_alarm_at:
+        opens = forecast.conservative_alarm_at - conf.days("ALERT_RUNNING_OUT_DAYS")
+        if now >= opens:
+            alarm_day = forecast.conservative_alarm_at.astimezone(zone).date()
+            running_out.append(
+                f"The conservative alarm date is {format_date(alarm_day)} "
+                f"({_days_away(alarm_day, today)})"
+            )
+        else:
+            result.thresholds.append(opens)
+    if forecast.empty_at:
+        if now >= forecast.empty_at:
+            running_out.append(
+                "The projected empty date has passed "
+                f"({format_when(forecast.empty_at, zone)}): the reservoir may be empty"
+            )
+        else:
+            result.thresholds.append(forecast.empty_at)
+    if running_out:
+        result.findings[AlertKind.RUNNING_OUT] = Finding(
+            AlertKind.RUNNING_OUT,
+            Tier.CRITICAL,
+            running_out,
+            occasion=f"anchor:{forecast.anchor_at.isoformat() if forecast.anchor_at else ''}",
+        )
+
+    # Alarms or symptoms reported by the patient, a caregiver or another service.
+    reported = [codes[c] for c in REPORTED_CODES if c in codes]
+    if reported:
+        result.findings[AlertKind.REPORTED_PROBLEM] = Finding(
+            AlertKind.REPORTED_PROBLEM,
+            max(int(r["tier"]) for r in reported),
+            [r["text"] for r in reported],
+        )
+
+    # A discrepancy flagged at the last refill: staff follow it up and resolve it.
+    last = (
+        Refill.objects.filter(pump=pump)
+        .order_by("-performed_at")
+        .only("pk", "performed_at", "discrepancy_flagged", "discrepancy_ml")
+        .first()
+    )
+    if last is not None and last.discrepancy_flagged:
+        delta = last.discrepancy_ml
+        text = (
+            "Unexplained volume discrepancy at the refill of "
+            f"{format_date(last.performed_at.astimezone(zone).date())}"
+        )
+        if delta:
+            side, kind = ("more", "under") if delta > 0 else ("less", "over")
+            text += f": {abs(delta):.1f} mL {side} left than expected ({kind}-delivery)"
+        result.findings[AlertKind.DISCREPANCY] = Finding(
+            AlertKind.DISCREPANCY, Tier.HIGH, [text], occasion=f"refill:{last.pk}"
+        )
+
+    # ERI reached, or end of service / the automatic shut-down near, with no replacement.
+    replacement_planned = bool(pump.planned_replacement_on) or (
+        Appointment.objects.filter(
+            pump=pump, kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.SCHEDULED
+        ).exists()
+    )
+    if not replacement_planned:
+        device_reasons, severity = [], Tier.MODERATE
+        if pump.eri_on:
+            if pump.eri_on <= today:
+                device_reasons.append(
+                    f"The elective replacement indicator (ERI) was reached on "
+                    f"{format_date(pump.eri_on)}"
+                )
+                severity = Tier.HIGH
+            else:
+                result.thresholds.append(start_of_day(pump.eri_on, zone))
+        eos = pump.end_of_service_on
+        if eos:
+            window = conf.value("ALERT_END_OF_SERVICE_DAYS")
+            critical = conf.value("ALERT_END_OF_SERVICE_CRITICAL_DAYS")
+            if (eos - today).days <= window:
+                device_reasons.append(
+                    f"End of service or automatic shut-down on {format_date(eos)} "
+                    f"({_days_away(eos, today)})"
+                )
+            else:
+                result.thresholds.append(start_of_day(eos - dt.timedelta(days=window), zone))
+            if (eos - today).days <= critical:
+                severity = Tier.CRITICAL
+            else:
+                result.thresholds.append(start_of_day(eos - dt.timedelta(days=critical), zone))
+        if device_reasons:
+            device_reasons.append("No replacement is planned")
+            result.findings[AlertKind.DEVICE_END_OF_SERVICE] = Finding(
+                AlertKind.DEVICE_END_OF_SERVICE,
+                severity,
+                device_reasons,
+                occasion=f"eos:{eos.isoformat() if eos else ''}",
+            )
+    return result
+
+
+def alerts_sync(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> list[dt.datetime]:
+    """Raise, update and clear this pump's alerts; return the rules' next switch-on instants."""
+    evaluation = alert_findings(forecast=forecast, pump=pump, now=now)
+    unresolved = {
+        a.kind: a for a in Alert.objects.filter(pump=pump).exclude(state=AlertState.RESOLVED)
+    }
+    for kind, finding in evaluation.findings.items():
+        alert_raise(pump=pump, finding=finding, existing=unresolved.get(kind), now=now)
+    for kind, alert in unresolved.items():
+        if kind in AUTO_RESOLVING_KINDS and kind not in evaluation.findings:
+            _auto_resolve(alert, now=now)
+    return evaluation.thresholds
+
+
+def _escalation_start(severity: int, now: dt.datetime) -> dt.datetime | None:
+    if severity >= Tier.HIGH:
+        return now + conf.minutes("ESCALATION_DELAY_MINUTES")
+    return None
+
+
+def alert_raise(
+    *, pump: Pump, finding: Finding, now: dt.datetime, existing: Alert | None = None
+) -> Alert | None:
+    """Open an alert for the finding, or update the pump's unresolved one of that kind."""
+    if existing is None:
+        if (
+            finding.occasion
+            and Alert.objects.filter(
+                pump=pump,
+                kind=finding.kind,
+                occasion=finding.occasion,
+                state=AlertState.RESOLVED,
+                resolved_by__isnull=False,
+            ).exists()
+        ):
+            # A person resolved this very occasion already; do not nag them again.
+            return None
+        alert = Alert(
+            clinic_id=pump.patient.clinic_id,
+            patient_id=pump.patient_id,
+            pump=pump,
+            kind=finding.kind,
+            severity=int(finding.severity),
+            reasons=finding.reasons,
+            occasion=finding.occasion,
+            raised_at=now,
+            updated_at=now,
+            next_escalation_at=_escalation_start(finding.severity, now),
+        )
+        try:
+            with transaction.atomic():
+                alert.save()
+            logger.info("alert %s raised (pump %s, %s)", alert.pk, pump.pk, finding.kind)
+            return alert
+        except IntegrityError:
+            # Raised meanwhile by an overlapping sweep or request: update that one.
+            existing = (
+                Alert.objects.filter(pump=pump, kind=finding.kind)
+                .exclude(state=AlertState.RESOLVED)
+                .first()
+            )
+            if existing is None:
+                raise
+    return _alert_update(existing, finding=finding, now=now)
+
+
+def _alert_update(alert: Alert, *, finding: Finding, now: dt.datetime) -> Alert:
+    fields = []
+    severity = int(finding.severity)
+    if alert.kind == AlertKind.DELIVERY_FAILED:
+        reasons = (alert.reasons + [r for r in finding.reasons if r not in alert.reasons])[-20:]
+    else:
+        reasons = finding.reasons
+    if reasons != alert.reasons:
+        alert.reasons = reasons
+        fields.append("reasons")
+    if finding.occasion and finding.occasion != alert.occasion:
+        alert.occasion = finding.occasion
+        fields.append("occasion")
+    if severity != alert.severity:
+        rose = severity > alert.severity
+        alert.severity = severity
+        fields.append("severity")
+        if rose and alert.state == AlertState.ACKNOWLEDGED and severity >= Tier.HIGH:
+            # Worse than what was acknowledged: it needs someone's eyes again.
+            alert.state = AlertState.OPEN
+            fields.append("state")
+        if alert.state == AlertState.OPEN:
+            if severity >= Tier.HIGH and alert.next_escalation_at is None:
+                alert.next_escalation_at = _escalation_start(severity, now)
+            elif severity < Tier.HIGH:
+                alert.next_escalation_at = None
+            fields.append("next_escalation_at")
+    if fields:
+        alert.updated_at = now
+        alert.save(update_fields=[*fields, "updated_at"])
+    return alert
+
+
+def _auto_resolve(alert: Alert, *, now: dt.datetime) -> None:
+    changed = (
+        Alert.objects.filter(pk=alert.pk)
+        .exclude(state=AlertState.RESOLVED)
+        .update(
+            state=AlertState.RESOLVED,
+            resolved_at=now,
+            resolved_by=None,
+            resolution_note="Cleared automatically: the condition no longer holds.",
+            next_escalation_at=None,
+            updated_at=now,
+        )
+    )
+    if changed:
+        alert.refresh_from_db()
+        # The conditional UPDATE bypasses save(): write the audit row ourselves.
+        Alert.history.bulk_history_create([alert], update=True, default_date=now)
+        _cancel_pending_escalations(alert, reason="The alert cleared")
+        logger.info("alert %s cleared automatically", alert.pk)
+
+
+def alerts_clear_for_inactive(*, now: dt.datetime, limit: int = 500) -> int:
+    """Explanted pumps and discharged patients: their self-clearing alerts no longer apply."""
+    stale = list(
+        Alert.objects.exclude(state=AlertState.RESOLVED)
+        .filter(kind__in=AUTO_RESOLVING_KINDS)
+        .filter(Q(pump__status=PumpStatus.EXPLANTED) | Q(patient__is_active=False))[:limit]
+    )
+    for alert in stale:
+        _auto_resolve(alert, now=now)
+    return len(stale)
+
+
+def _cancel_pending_escalations(alert: Alert, *, reason: str) -> None:
+    Notification.objects.filter(alert=alert, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.CANCELLED,
+        suppressed_reason=reason,
+        status_changed_at=timezone.now(),
+    )
+
+
+def alert_raise_delivery_failed(*, notification: Notification, now: dt.datetime) -> Alert | None:
+    """A message finally failed: the clinic must reach the person another way."""
+    pump = None
+    if notification.appointment_id:
+        pump = notification.appointment.pump
+    elif notification.alert_id:
+        pump = notification.alert.pump
+    elif notification.patient_id:
+        pump = Pump.objects.filter(
+            patient_id=notification.patient_id, status=PumpStatus.ACTIVE
+        ).first()
+    if pump is None:
+        logger.error("notification %s failed and has no pump to alert on", notification.pk)
+        return None
+    pump = Pump.objects.select_related("patient__clinic").get(pk=pump.pk)
+    forecast = PumpForecast.objects.filter(pump=pump).only("risk_tier").first()
+    severity = max(Tier.MODERATE, int(forecast.risk_tier) if forecast else Tier.LOW)
+    if notification.kind == NotificationKind.MISSED_APPOINTMENT:
+        severity = max(severity, Tier.HIGH)
+    channel = "text message" if notification.channel == Channel.SMS else "email"
+    reason = (
+        f"{notification.get_kind_display()} ({channel}, message #{notification.pk}) to "
+        f"{notification.recipient_label.split(': ', 1)[0].lower()} could not be delivered: "
+        f"{notification.last_error or 'failed'}. Contact them another way."
+    )
+    finding = Finding(AlertKind.DELIVERY_FAILED, severity, [reason])
+    existing = (
+        Alert.objects.filter(pump=pump, kind=AlertKind.DELIVERY_FAILED)
+        .exclude(state=AlertState.RESOLVED)
+        .first()
+    )
+    return alert_raise(pump=pump, finding=finding, existing=existing, now=now)
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def alert_url(alert: Alert) -> str:
+    from django.conf import settings
+
+    base = (settings.REMINDERS.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    for name, args in (
+        ("dashboard:alert", [alert.pk]),
+        ("admin:reminders_alert_change", [alert.pk]),
+    ):
+        try:
+            return base + reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    return base
+
+
+def escalation_contacts(clinic_id: int) -> list[Membership]:
+    """The clinic's escalation contacts; its managers when nobody is named."""
+    memberships = Membership.objects.filter(
+        clinic_id=clinic_id, user__is_active=True
+    ).select_related("user")
+    contacts = [m for m in memberships if m.receives_escalations]
+    return contacts or [m for m in memberships if m.role == Role.MANAGER]
+
+
+def _staff_drafts(alert: Alert, number: int, now: dt.datetime) -> list[Draft]:
+    drafts = []
+    clinic = alert.clinic
+    zone = clinic.tz
+    for membership in escalation_contacts(alert.clinic_id):
+        user = membership.user
+        context = {
+            "first_name": user.first_name or user.username,
+            "clinic_name": clinic.name,
+            "alert_id": str(alert.pk),
+            "alert_kind": alert.get_kind_display(),
+            "severity": alert.severity_label.upper(),
+            "alert_url": alert_url(alert),
+            "escalation_number": str(number),
+            "raised_at": format_when(alert.raised_at, zone),
+        }
+        addresses = []
+        if user.email:
+            addresses.append((Channel.EMAIL, user.email))
+        try:
+            phone = normalize_phone(user.phone)
+        except ValidationError:
+            phone = ""
+        if phone:
+            addresses.append((Channel.SMS, phone))
+        for channel, address in addresses:
+            recipient = Recipient(
+                kind="user",
+                id=user.pk,
+                first_name=context["first_name"],
+                channel=channel,
+                address=address,
+                zone=zone,
+                staff_user_id=user.pk,
+                patient_id=alert.patient_id,
+            )
+            drafts.append(
+                draft_for(
+                    key=f"alert:{alert.pk}:escalation-{number}:user:{user.pk}:{channel}",
+                    kind=NotificationKind.STAFF_ESCALATION,
+                    stage=f"escalation-{number}",
+                    recipient=recipient,
+                    clinic=clinic,
+                    context=context,
+                    now=now,
+                    # Escalation contacts asked for these; a CRITICAL alert cannot wait for 8 am.
+                    quiet_hours=False,
+                    alert_id=alert.pk,
+                )
+            )
+    return drafts
+
+
+def alert_escalate(alert: Alert, *, now: dt.datetime) -> bool:
+    """Send notice number escalation_count + 1, if no overlapping sweep sent it first."""
+    number = alert.escalation_count + 1
+    drafts = _staff_drafts(alert, number, now)
+    with transaction.atomic():
+        # Only the sweep that moves the counter sends; the keys would de-duplicate anyway.
+        won = Alert.objects.filter(
+            pk=alert.pk, state=AlertState.OPEN, escalation_count=alert.escalation_count
+        ).update(
+            escalation_count=number,
+            last_escalated_at=now,
+            next_escalation_at=now + conf.minutes("ESCALATION_REPEAT_MINUTES"),
+        )
+        if won:
+            alert.refresh_from_db()
+            Alert.history.bulk_history_create([alert], update=True, default_date=now)
+            notifications_insert(drafts, now=now)
+            if not drafts:
+                logger.warning("alert %s: clinic %s has nobody to tell", alert.pk, alert.clinic_id)
+    return bool(won)
+
+
+def alerts_escalate_due(*, now: dt.datetime, limit: int = 500) -> int:
+    """Send unacknowledged HIGH/CRITICAL alerts to the escalation contacts, again until acked."""
+    due = (
+        Alert.objects.filter(
+            state=AlertState.OPEN, next_escalation_at__lte=now, severity__gte=Tier.HIGH
+        )
+        .select_related("clinic")
+        .order_by("next_escalation_at")[:limit]
+    )
+    return sum(alert_escalate(alert, now=now) for alert in due)
+
+
+# --------------------------------------------------------------------------- acting on alerts
+
+
+def _require_actor(alert: Alert, by) -> None:
+    if by is None or not can(by, "act_on_alerts", alert.clinic):
+        raise PermissionDenied("You cannot act on this clinic's alerts.")
+
+
+def _locked(alert: Alert) -> Alert:
+    # A row lock on PostgreSQL; SQLite's IMMEDIATE transactions already serialize writers.
+    return Alert.objects.select_for_update().select_related("clinic").get(pk=alert.pk)
+
+
+def alert_acknowledge(*, alert: Alert, by, now: dt.datetime | None = None) -> Alert:
+    """Someone has seen it and is acting: escalation stops. Idempotent."""
+    _require_actor(alert, by)
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _locked(alert)
+        if row.state == AlertState.RESOLVED:
+            raise ValidationError("This alert is already resolved.")
+        if row.state == AlertState.OPEN:
+            row.state = AlertState.ACKNOWLEDGED
+            row.acknowledged_by = by
+            row.acknowledged_at = now
+            row.next_escalation_at = None
+            row.updated_at = now
+            row.save(
+                update_fields=[
+                    "state",
+                    "acknowledged_by",
+                    "acknowledged_at",
+                    "next_escalation_at",
+                    "updated_at",
+                ]
+            )
+            _cancel_pending_escalations(row, reason="The alert was acknowledged")
+    return row
+
+
+def alert_assign(*, alert: Alert, by, assignee, now: dt.datetime | None = None) -> Alert:
+    """Give the alert to a colleague at the same clinic (None to unassign)."""
+    _require_actor(alert, by)
+    if (
+        assignee is not None
+        and not Membership.objects.filter(user=assignee, clinic_id=alert.clinic_id).exists()
+    ):
+        raise ValidationError({"assignee": "Assign the alert to someone at this clinic."})
+    with transaction.atomic():
+        row = _locked(alert)
+        row.assignee = assignee
+        row.updated_at = now or timezone.now()
+        row.save(update_fields=["assignee", "updated_at"])
+    return row
+
+
+def alert_resolve(*, alert: Alert, by, note: str, now: dt.datetime | None = None) -> Alert:
+    """Close the alert with what was done. Needed for discrepancies and failed deliveries."""
+    _require_actor(alert, by)
+    if not note.strip():
+        raise ValidationError({"note": "Say what was done, so the next person knows."})
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _locked(alert)
+        if row.state == AlertState.RESOLVED:
+            raise ValidationError("This alert is already resolved.")
+        row.state = AlertState.RESOLVED
+        row.resolved_by = by
+        row.resolved_at = now
+        row.resolution_note = note.strip()
+        row.next_escalation_at = None
+        row.updated_at = now
+        row.save(
+            update_fields=[
+                "state",
+                "resolved_by",
+                "resolved_at",
+                "resolution_note",
+                "next_escalation_at",
+                "updated_at",
+            ]
+        )
+        _cancel_pending_escalations(row, reason="The alert was resolved")
+    return row

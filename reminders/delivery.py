@@ -1,0 +1,471 @@
+"""Sending one outbox row, dispatching due rows to the broker, recovering crashed sends.
+
+The row's status is the truth; the broker only carries ids. A row moves
+PENDING -> SENDING only through a conditional UPDATE (one winner on SQLite and
+PostgreSQL alike), so a task delivered twice, or published by two sweeps, sends
+once. The only window for a second copy is a crash after the provider accepted
+the message and before SENDING -> SENT was committed: recovery asks the provider
+first, and when it cannot tell, sends again and counts `possible_duplicates`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from patients.models import Channel, PumpStatus
+from refills.models import AppointmentStatus, PumpForecast
+from reminders import conf
+from reminders.channels import (
+    LookupState,
+    Outgoing,
+    PermanentSendError,
+    TransientSendError,
+    lookup_email,
+    send_email,
+    sms_backend,
+)
+from reminders.models import Notification, NotificationKind, NotificationStatus
+from reminders.plans import start_tag
+from reminders.quiet import next_allowed
+
+logger = logging.getLogger(__name__)
+
+# A retry task may arrive a moment before its not_before; accept it rather than wait a sweep.
+EARLY_TOLERANCE = dt.timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    outcome: str
+    retry_in: float | None = None
+
+
+def _move(pk: int, from_status: str, **fields) -> bool:
+    """Change the row only if it is still in `from_status`. True if this call won."""
+    fields.setdefault("status_changed_at", timezone.now())
+    return bool(Notification.objects.filter(pk=pk, status=from_status).update(**fields))
+
+
+def status_callback_url(notification: Notification) -> str:
+    base = (settings.REMINDERS.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not base:
+        return ""
+    return f"{base}{reverse('reminders:twilio-status')}?ref={notification.reference}"
+
+
+def outgoing(notification: Notification) -> Outgoing:
+    return Outgoing(
+        reference=str(notification.reference),
+        to=notification.to_address,
+        body=notification.body,
+        subject=notification.subject,
+        status_callback=status_callback_url(notification)
+        if notification.channel == Channel.SMS
+        else "",
+        attempted_since=notification.created_at,
+    )
+
+
+def _person(notification: Notification):
+    if notification.caregiver_id:
+        return notification.caregiver
+    if ":caregiver:" in notification.key:
+        # The caregiver was deleted (the foreign key is now empty): the message was
+        # written to them, so it must not fall back to the patient.
+        return None
+    return notification.patient
+
+
+def _recipient_zone(notification: Notification) -> ZoneInfo:
+    if notification.caregiver_id and notification.caregiver.timezone:
+        return ZoneInfo(notification.caregiver.timezone)
+    if notification.patient_id:
+        return ZoneInfo(notification.patient.timezone_name)
+    return ZoneInfo(notification.clinic.timezone)
+
+
+def _no_longer_needed(notification: Notification, now: dt.datetime) -> str:
+    """Why the occasion has passed since the row was created, or ''."""
+    kind = notification.kind
+    appointment = notification.appointment
+    if kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.APPOINTMENT_REMINDER):
+        if appointment.status != AppointmentStatus.SCHEDULED:
+            return f"The appointment is {appointment.get_status_display().lower()}"
+        if f":{start_tag(appointment.scheduled_start)}:" not in notification.key:
+            return "The appointment was moved; a new reminder replaces this one"
+        if now >= appointment.scheduled_start:
+            return "The appointment time has passed"
+    if (
+        kind == NotificationKind.MISSED_APPOINTMENT
+        and appointment.status != AppointmentStatus.MISSED
+    ):
+        return "The appointment was rebooked or completed"
+    if kind == NotificationKind.UNBOOKED_NUDGE:
+        forecast = PumpForecast.objects.filter(
+            pump__patient_id=notification.patient_id, pump__status=PumpStatus.ACTIVE
+        ).first()
+        if forecast is None or forecast.next_refill_appointment_id is not None:
+            return "A refill has been booked"
+    if kind == NotificationKind.STAFF_ESCALATION and notification.alert.state != "open":
+        return f"The alert was {notification.alert.state}"
+    if notification.is_patient_facing and not notification.patient.is_active:
+        return "The patient is no longer under the clinic's care"
+    return ""
+
+
+def _not_allowed(notification: Notification) -> tuple[str, str]:
+    """(why not, current address): consent is checked again at send time."""
+    if not notification.is_patient_facing:
+        return "", notification.to_address
+    person = _person(notification)
+    if person is None:
+        return "The recipient was removed", ""
+    if notification.caregiver_id and not person.receives_reminders:
+        return "The caregiver no longer receives reminders", ""
+    if notification.channel == Channel.SMS:
+        if not person.consent_sms:
+            return "Opted out of text messages", ""
+        return ("", person.phone) if person.phone else ("No mobile number on file", "")
+    if not person.consent_email:
+        return "No consent to email", ""
+    return ("", person.email) if person.email else ("No email address on file", "")
+
+
+def _deliver(notification: Notification, message: Outgoing):
+    timeout = float(conf.value("SEND_TIMEOUT_SECONDS"))
+    if notification.channel == Channel.SMS:
+        return sms_backend().send(message, timeout=timeout)
+    return send_email(message, timeout=timeout)
+
+
+def _lookup(notification: Notification, message: Outgoing):
+    if notification.channel == Channel.SMS:
+        return sms_backend().lookup(message)
+    return lookup_email(message)
+
+
+def backoff_seconds(attempts: int) -> float:
+    base = float(conf.value("BACKOFF_BASE_SECONDS"))
+    return min(base * (2 ** max(attempts - 1, 0)), float(conf.value("BACKOFF_MAX_SECONDS")))
+
+
+def notification_send(*, notification_id: int, now: dt.datetime | None = None) -> SendOutcome:
+    """Send one outbox row if it is still due. Safe to call any number of times."""
+    now = now or timezone.now()
+    notification = (
+        Notification.objects.select_related(
+            "appointment", "patient__clinic", "caregiver", "alert", "clinic"
+        )
+        .filter(pk=notification_id)
+        .first()
+    )
+    if notification is None or notification.status != NotificationStatus.PENDING:
+        return SendOutcome("not-pending")
+    if notification.not_before > now + EARLY_TOLERANCE:
+        return SendOutcome("not-yet")
+    pk = notification.pk
+
+    why = _no_longer_needed(notification, now)
+    if why:
+        _move(
+            pk,
+            NotificationStatus.PENDING,
+            status=NotificationStatus.CANCELLED,
+            suppressed_reason=why,
+        )
+        return SendOutcome("cancelled")
+    why, address = _not_allowed(notification)
+    if why:
+        _move(
+            pk,
+            NotificationStatus.PENDING,
+            status=NotificationStatus.SUPPRESSED,
+            suppressed_reason=why,
+        )
+        logger.info("notification %s suppressed", pk)
+        return SendOutcome("suppressed")
+    if notification.is_patient_facing:
+        allowed = next_allowed(
+            now,
+            _recipient_zone(notification),
+            from_hour=conf.value("SEND_FROM_HOUR"),
+            until_hour=conf.value("SEND_UNTIL_HOUR"),
+        )
+        if allowed > now:
+            # Night in the recipient's zone: hold until morning; the sweep dispatches it then.
+            Notification.objects.filter(pk=pk, status=NotificationStatus.PENDING).update(
+                not_before=allowed, dispatched_at=None
+            )
+            return SendOutcome("held")
+
+    claimed = Notification.objects.filter(
+        pk=pk, status=NotificationStatus.PENDING, not_before__lte=now + EARLY_TOLERANCE
+    ).update(
+        status=NotificationStatus.SENDING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        to_address=address,
+        status_changed_at=now,
+    )
+    if not claimed:
+        return SendOutcome("claimed-elsewhere")
+    notification.refresh_from_db(fields=["attempts", "needs_lookup", "to_address", "claimed_at"])
+    attempts = notification.attempts
+    message = outgoing(notification)
+
+    if attempts > int(conf.value("MAX_ATTEMPTS")):
+        return _fail(notification, now=now, error=notification.last_error or "too many attempts")
+
+    if notification.needs_lookup:
+        found = _lookup(notification, message)
+        if found.state == LookupState.SENT:
+            _move(
+                pk,
+                NotificationStatus.SENDING,
+                status=NotificationStatus.SENT,
+                sent_at=now,
+                provider_id=found.provider_id[:100],
+                provider_status=(found.status or "sent")[:40],
+                needs_lookup=False,
+                last_error="",
+            )
+            logger.info("notification %s had been sent before the crash", pk)
+            return SendOutcome("sent-earlier")
+        updates = {"needs_lookup": False}
+        if found.state == LookupState.UNKNOWN:
+            # The provider cannot tell: a second copy is better than none. Counted.
+            updates["possible_duplicates"] = F("possible_duplicates") + 1
+            logger.warning("notification %s re-sent without proof of the first copy", pk)
+        Notification.objects.filter(pk=pk).update(**updates)
+
+    try:
+        result = _deliver(notification, message)
+    except TransientSendError as exc:
+        logger.warning("notification %s attempt %s failed: %s", pk, attempts, exc.code)
+        if attempts >= int(conf.value("MAX_ATTEMPTS")):
+            return _fail(notification, now=timezone.now(), error=exc.code)
+        delay = backoff_seconds(attempts)
+        _move(
+            pk,
+            NotificationStatus.SENDING,
+            status=NotificationStatus.PENDING,
+            not_before=timezone.now() + dt.timedelta(seconds=delay),
+            dispatched_at=timezone.now(),
+            last_error=exc.code[:300],
+            needs_lookup=exc.ambiguous,
+        )
+        return SendOutcome("retry", retry_in=delay)
+    except PermanentSendError as exc:
+        if exc.opted_out:
+            _move(
+                pk,
+                NotificationStatus.SENDING,
+                status=NotificationStatus.SUPPRESSED,
+                suppressed_reason="The carrier reports the number opted out (STOP)",
+                last_error=exc.code[:300],
+            )
+            return SendOutcome("suppressed")
+        return _fail(notification, now=timezone.now(), error=exc.code)
+    except Exception as exc:
+        # A bug or an unexpected library error: retry like a transient failure, bounded.
+        logger.exception("notification %s: unexpected error in the channel", pk)
+        if attempts >= int(conf.value("MAX_ATTEMPTS")):
+            return _fail(notification, now=timezone.now(), error=type(exc).__name__)
+        delay = backoff_seconds(attempts)
+        _move(
+            pk,
+            NotificationStatus.SENDING,
+            status=NotificationStatus.PENDING,
+            not_before=timezone.now() + dt.timedelta(seconds=delay),
+            dispatched_at=timezone.now(),
+            last_error=type(exc).__name__,
+            needs_lookup=True,
+        )
+        return SendOutcome("retry", retry_in=delay)
+
+    sent_at = timezone.now()
+    done = _move(
+        pk,
+        NotificationStatus.SENDING,
+        status=NotificationStatus.SENT,
+        sent_at=sent_at,
+        provider_id=result.provider_id[:100],
+        provider_status=result.status[:40],
+        last_error="",
+        needs_lookup=False,
+    )
+    if not done:
+        # A provider status callback got here first; keep its status, record the id.
+        Notification.objects.filter(pk=pk, provider_id="").update(
+            provider_id=result.provider_id[:100]
+        )
+    logger.info("notification %s sent (attempt %s)", pk, attempts)
+    return SendOutcome("sent")
+
+
+def _fail(notification: Notification, *, now: dt.datetime, error: str) -> SendOutcome:
+    from reminders.alerts import alert_raise_delivery_failed
+
+    with transaction.atomic():
+        won = _move(
+            notification.pk,
+            NotificationStatus.SENDING,
+            status=NotificationStatus.FAILED,
+            last_error=error[:300],
+            needs_lookup=False,
+        )
+        if won:
+            notification.last_error = error[:300]
+            if notification.is_patient_facing:
+                alert_raise_delivery_failed(notification=notification, now=now)
+    logger.error("notification %s failed for good: %s", notification.pk, error)
+    return SendOutcome("failed")
+
+
+# --------------------------------------------------------------------------- sweep steps
+
+
+def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
+    """Rows left 'sending' by a killed worker go back to pending, marked for a lookup."""
+    cutoff = now - conf.seconds("STUCK_SENDING_SECONDS")
+    stuck = list(
+        Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lte=cutoff)
+        .order_by("claimed_at")
+        .values_list("pk", "claimed_at")[:limit]
+    )
+    recovered = 0
+    for pk, claimed_at in stuck:
+        recovered += Notification.objects.filter(
+            pk=pk, status=NotificationStatus.SENDING, claimed_at=claimed_at
+        ).update(
+            status=NotificationStatus.PENDING,
+            needs_lookup=True,
+            not_before=now,
+            dispatched_at=None,
+            last_error="The worker stopped during the send; checking with the provider",
+            status_changed_at=now,
+        )
+    if recovered:
+        logger.warning("recovered %s notifications left sending by a lost worker", recovered)
+    return recovered
+
+
+def notifications_dispatch(
+    *, now: dt.datetime, publish: Callable[[int], None], batch: int, max_rows: int
+) -> tuple[int, int]:
+    """Publish a send task for every due pending row; again for rows whose task was lost.
+
+    Returns (published, of which re-published).
+    """
+    cutoff = now - conf.seconds("REDISPATCH_AFTER_SECONDS")
+    published = republished = 0
+    due = Notification.objects.filter(
+        status=NotificationStatus.PENDING, not_before__lte=now
+    ).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff))
+    while published < max_rows:
+        rows = list(due.order_by("not_before", "pk").values_list("pk", "dispatched_at")[:batch])
+        if not rows:
+            break
+        ids = [pk for pk, _ in rows]
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
+            dispatched_at=now
+        )
+        done = 0
+        try:
+            for pk in ids:
+                publish(pk)
+                done += 1
+        except Exception:
+            logger.warning(
+                "broker unavailable after %s of %s publishes; the next sweep retries",
+                done,
+                len(ids),
+                exc_info=True,
+            )
+            Notification.objects.filter(
+                pk__in=ids[done:], status=NotificationStatus.PENDING, dispatched_at=now
+            ).update(dispatched_at=None)
+            published += done
+            republished += sum(1 for _, at in rows[:done] if at is not None)
+            break
+        published += done
+        republished += sum(1 for _, at in rows if at is not None)
+    return published, republished
+
+
+# --------------------------------------------------------------------------- provider callbacks
+
+PROVIDER_ACCEPTED = {"accepted", "queued", "sending", "sent", "scheduled"}
+PROVIDER_FAILED = {"failed", "undelivered"}
+CARRIER_OPT_OUT_CODES = {"21610"}
+
+
+def notification_provider_status(
+    *,
+    reference: str,
+    provider_id: str,
+    status: str,
+    error_code: str = "",
+    now: dt.datetime | None = None,
+) -> Notification | None:
+    """Record a delivery report (Twilio's status callback). Also closes a crashed send."""
+    now = now or timezone.now()
+    status = (status or "").lower()
+    rows = Notification.objects.none()
+    try:
+        rows = Notification.objects.filter(reference=uuid.UUID(reference))
+    except (ValueError, TypeError):
+        if provider_id:
+            rows = Notification.objects.filter(provider_id=provider_id)
+    notification = rows.first()
+    if notification is None:
+        logger.warning("status callback for an unknown message")
+        return None
+    pk = notification.pk
+    Notification.objects.filter(pk=pk).update(provider_status=status[:40])
+    Notification.objects.filter(pk=pk, provider_id="").update(provider_id=provider_id[:100])
+    in_flight = [NotificationStatus.SENDING, NotificationStatus.SENT]
+    if status == "delivered":
+        Notification.objects.filter(pk=pk, status__in=in_flight).update(
+            status=NotificationStatus.DELIVERED,
+            sent_at=notification.sent_at or now,
+            status_changed_at=now,
+            needs_lookup=False,
+        )
+    elif status in PROVIDER_ACCEPTED:
+        Notification.objects.filter(pk=pk, status=NotificationStatus.SENDING).update(
+            status=NotificationStatus.SENT, sent_at=now, status_changed_at=now, needs_lookup=False
+        )
+    elif status in PROVIDER_FAILED:
+        error = f"provider-{status}-{error_code}" if error_code else f"provider-{status}"
+        with transaction.atomic():
+            if error_code in CARRIER_OPT_OUT_CODES:
+                Notification.objects.filter(
+                    pk=pk, status__in=[*in_flight, NotificationStatus.DELIVERED]
+                ).update(
+                    status=NotificationStatus.SUPPRESSED,
+                    suppressed_reason="The carrier reports the number opted out (STOP)",
+                    last_error=error,
+                    status_changed_at=now,
+                )
+            elif Notification.objects.filter(
+                pk=pk, status__in=[*in_flight, NotificationStatus.DELIVERED]
+            ).update(status=NotificationStatus.FAILED, last_error=error, status_changed_at=now):
+                from reminders.alerts import alert_raise_delivery_failed
+
+                notification.refresh_from_db()
+                if notification.is_patient_facing:
+                    alert_raise_delivery_failed(notification=notification, now=now)
+    notification.refresh_from_db()
+    return notification

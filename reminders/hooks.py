@@ -1,0 +1,66 @@
+"""The one place the refills app calls into reminders: after a forecast is stored.
+
+refills.services.forecast_refresh calls `forecast_stored` in its transaction, for
+every change that moves a forecast (refill, program, appointment, report) and for
+every pump whose reassess moment came (the sweep). So alert rules, reminder
+plans and "please book" nudges are evaluated exactly for the pumps that changed
+or whose time came, never for every patient.
+
+Time alone switches some rules on (refill-by within 14 days, the alarm within 3,
+end of service within 180). The next such instant is stored in PumpWatch; the
+sweep refreshes the pump then, just as it does at PumpForecast.reassess_at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+
+from patients.models import Pump, PumpStatus
+from refills.models import PumpForecast
+from reminders import conf
+from reminders.alerts import alerts_sync
+from reminders.models import PumpWatch
+from reminders.plans import nudges_sync, plans_sync_for_pump
+
+logger = logging.getLogger(__name__)
+
+
+def pump_review(*, forecast: PumpForecast, now: dt.datetime) -> dt.datetime | None:
+    """Sync this pump's plans, alerts and nudges; return when a rule next switches on."""
+    pump = Pump.objects.select_related("model", "patient__clinic").get(pk=forecast.pk)
+    cache: dict = {}
+    plans_sync_for_pump(pump=pump, now=now, cache=cache)
+    thresholds = alerts_sync(forecast=forecast, pump=pump, now=now)
+    thresholds += nudges_sync(forecast=forecast, pump=pump, now=now, cache=cache)
+    future = [moment for moment in thresholds if moment > now]
+    return min(future) if future else None
+
+
+def forecast_stored(*, forecast: PumpForecast, now: dt.datetime) -> None:
+    """Never breaks the clinical write that called it: a failure is retried by the sweep."""
+    try:
+        with transaction.atomic():
+            wake = pump_review(forecast=forecast, now=now)
+    except Exception:
+        logger.exception("reminders review of pump %s failed; the sweep retries it", forecast.pk)
+        wake = now + conf.sweep_interval()
+    # Time-based alert and nudge rules: bring the sweep back when the next one switches on.
+    PumpWatch.objects.update_or_create(pump_id=forecast.pk, defaults={"next_review_at": wake})
+
+
+def pumps_review_due(*, now: dt.datetime, limit: int) -> int:
+    """Refresh the pumps whose next alert or nudge moment came (the hook runs for each)."""
+    from refills.services import forecast_refresh
+
+    due = list(
+        PumpWatch.objects.filter(next_review_at__lte=now, pump__status=PumpStatus.ACTIVE)
+        .order_by("next_review_at")
+        .values_list("pump_id", flat=True)[:limit]
+    )
+    for pump_id in due:
+        with transaction.atomic():
+            forecast_refresh(pump=Pump(pk=pump_id), now=now)
+    return len(due)

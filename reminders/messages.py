@@ -1,0 +1,212 @@
+"""Message texts: defaults, the placeholders each kind may use, and rendering.
+
+Patient messages carry the least health information that still works: a first
+name, the clinic's name, a date and time in the recipient's zone and the
+clinic's phone number. Never the drug, a dose, a diagnosis or an MRN, and never
+"reply CANCEL" (a carrier opt-out word): templates that try are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+
+from patients.models import Channel
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+_PATIENT = {"first_name", "clinic_name", "clinic_phone", "whose", "whom"}
+_APPOINTMENT = _PATIENT | {"when", "date", "time", "days_ahead"}
+ALLOWED_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "booking-confirmation": frozenset(_APPOINTMENT),
+    "appointment-reminder": frozenset(_APPOINTMENT),
+    "missed-appointment": frozenset(_APPOINTMENT),
+    "unbooked-nudge": frozenset(_PATIENT | {"refill_by"}),
+    "staff-escalation": frozenset(
+        {
+            "first_name",
+            "clinic_name",
+            "alert_id",
+            "alert_kind",
+            "severity",
+            "alert_url",
+            "escalation_number",
+            "raised_at",
+        }
+    ),
+    "sweep-resumed": frozenset({"first_name", "last_sweep_at", "resumed_at", "stale_minutes"}),
+}
+
+# Words a patient message must not contain (health details, carrier opt-out words).
+FORBIDDEN_IN_PATIENT_MESSAGES = (
+    "baclofen",
+    "lioresal",
+    "gablofen",
+    "ozobax",
+    "dose",
+    "dosage",
+    "mcg",
+    "mrn",
+    "diagnos",
+    "spastic",
+    "withdrawal",
+    "cancel",
+)
+PATIENT_KINDS = frozenset(
+    {"booking-confirmation", "appointment-reminder", "missed-appointment", "unbooked-nudge"}
+)
+
+
+@dataclass(frozen=True)
+class Text:
+    subject: str
+    body: str
+
+
+# Defaults: the data migration copies them into MessageTemplate rows; they are also the
+# fallback when a manager deleted a row.
+DEFAULTS: dict[tuple[str, str], Text] = {
+    ("booking-confirmation", Channel.SMS): Text(
+        "",
+        "Hi {first_name}, {clinic_name} has booked {whose} appointment for {when}. "
+        "To change it, call {clinic_phone}.",
+    ),
+    ("booking-confirmation", Channel.EMAIL): Text(
+        "Your appointment at {clinic_name}",
+        "Hello {first_name},\n\n{clinic_name} has booked {whose} appointment for {when}.\n\n"
+        "If you need to change it, please call us at {clinic_phone}.\n\n{clinic_name}\n",
+    ),
+    ("appointment-reminder", Channel.SMS): Text(
+        "",
+        "Hi {first_name}, a reminder from {clinic_name}: {whose} appointment is {days_ahead}, "
+        "{when}. If you can't come, please call {clinic_phone} to rebook.",
+    ),
+    ("appointment-reminder", Channel.EMAIL): Text(
+        "Reminder: appointment {days_ahead} at {clinic_name}",
+        "Hello {first_name},\n\nThis is a reminder that {whose} appointment at {clinic_name} "
+        "is {days_ahead}: {when}.\n\nIf you can't come, please call us at {clinic_phone} "
+        "to choose another date as soon as possible.\n\n{clinic_name}\n",
+    ),
+    ("missed-appointment", Channel.SMS): Text(
+        "",
+        "Hi {first_name}, we missed {whom} at {clinic_name} on {when}. "
+        "Please call {clinic_phone} as soon as you can to rebook.",
+    ),
+    ("missed-appointment", Channel.EMAIL): Text(
+        "We missed {whom} at {clinic_name}",
+        "Hello {first_name},\n\nWe missed {whom} at {clinic_name} on {when}.\n\n"
+        "Please call us at {clinic_phone} as soon as you can to choose a new date. "
+        "It should not wait.\n\n{clinic_name}\n",
+    ),
+    ("unbooked-nudge", Channel.SMS): Text(
+        "",
+        "Hi {first_name}, it is time to book {whose} next appointment at {clinic_name}. "
+        "Please call {clinic_phone} to book a date before {refill_by}.",
+    ),
+    ("unbooked-nudge", Channel.EMAIL): Text(
+        "Time to book {whose} next appointment at {clinic_name}",
+        "Hello {first_name},\n\nIt is time to book {whose} next appointment at {clinic_name}. "
+        "Please call us at {clinic_phone} to book a date before {refill_by}.\n\n{clinic_name}\n",
+    ),
+    ("staff-escalation", Channel.SMS): Text(
+        "",
+        "pumptrack: {severity} alert #{alert_id} at {clinic_name} ({alert_kind}) is not "
+        "acknowledged. {alert_url}",
+    ),
+    ("staff-escalation", Channel.EMAIL): Text(
+        "[pumptrack] {severity} alert #{alert_id} is not acknowledged",
+        "Hello {first_name},\n\nA {severity} alert at {clinic_name} has not been acknowledged "
+        "(raised {raised_at}; notice {escalation_number}).\n\nKind: {alert_kind}\n\n"
+        "Open it here: {alert_url}\n\nYou receive this because you are an escalation "
+        "contact for {clinic_name}.\n",
+    ),
+    ("sweep-resumed", Channel.EMAIL): Text(
+        "[pumptrack] Reminders are running again",
+        "Hello {first_name},\n\nThe reminder sweep had not finished since {last_sweep_at} "
+        "({stale_minutes} minutes). It ran again at {resumed_at}; reminders and alerts that "
+        "became due meanwhile are being sent now.\n\nPlease check the alert queue.\n",
+    ),
+}
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_date(day: dt.date) -> str:
+    # Written out by hand so texts do not depend on the server's locale.
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_time(moment: dt.datetime) -> str:
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{hour}:{moment.minute:02d} {half} {moment.tzname()}"
+
+
+def format_when(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """'Tue 14 Oct 2025 at 9:30 AM EDT', in the recipient's zone."""
+    local = moment.astimezone(zone)
+    return f"{format_date(local.date())} at {format_time(local)}"
+
+
+def days_ahead_text(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:
+    days = (moment.astimezone(zone).date() - now.astimezone(zone).date()).days
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    return f"in {days} days"
+
+
+def template_problems(*, kind: str, channel: str, subject: str, body: str) -> list[str]:
+    allowed = ALLOWED_PLACEHOLDERS.get(kind, frozenset())
+    problems = []
+    for name in sorted(set(PLACEHOLDER.findall(subject + "\n" + body)) - allowed):
+        problems.append(
+            f"{{{name}}} is not available here. Use: "
+            + ", ".join(f"{{{n}}}" for n in sorted(allowed))
+        )
+    if kind in PATIENT_KINDS:
+        lowered = (subject + " " + body).lower()
+        for word in FORBIDDEN_IN_PATIENT_MESSAGES:
+            if word in lowered:
+                problems.append(
+                    f"Patient messages must not contain “{word}”: no drug, dose, diagnosis or "
+                    "MRN, and no carrier opt-out words."
+                )
+    if channel == Channel.SMS and len(body) > 480:
+        problems.append("A text message template must stay under 480 characters.")
+    if not body.strip():
+        problems.append("The message needs a text.")
+    return problems
+
+
+def render(text: str, context: dict[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: str(context.get(m.group(1), m.group(0))), text)
+
+
+def template_for(*, clinic_id: int | None, kind: str, channel: str, cache: dict | None = None):
+    """The clinic's template, else the default row, else the built-in text."""
+    from reminders.models import MessageTemplate
+
+    cache_key = (clinic_id, kind, channel)
+    if cache is not None and cache_key in cache:
+        return cache[cache_key]
+    owners = (
+        Q(clinic__isnull=True) | Q(clinic_id=clinic_id) if clinic_id else Q(clinic__isnull=True)
+    )
+    rows = {
+        row.clinic_id: row
+        for row in MessageTemplate.objects.filter(owners, kind=kind, channel=channel)
+    }
+    row = rows.get(clinic_id) or rows.get(None)
+    text = Text(row.subject, row.body) if row else DEFAULTS.get((kind, channel))
+    if text is None:
+        text = DEFAULTS[(kind, Channel.EMAIL)]
+    if cache is not None:
+        cache[cache_key] = text
+    return text

@@ -1,0 +1,50 @@
+"""Reads for pages and the health check: sized for a page, a few queries each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from reminders import conf
+from reminders.models import Alert, AlertState, Notification, SweepHeartbeat
+
+
+def last_sweep(*, ok_only: bool = True) -> SweepHeartbeat | None:
+    rows = SweepHeartbeat.objects.all()
+    if ok_only:
+        rows = rows.filter(ok=True)
+    return rows.order_by("-finished_at").first()
+
+
+def sweep_age(*, now: dt.datetime | None = None) -> dt.timedelta | None:
+    last = last_sweep()
+    if last is None:
+        return None
+    return (now or timezone.now()) - last.finished_at
+
+
+def sweep_is_stale(*, now: dt.datetime | None = None) -> bool:
+    """True when no complete sweep finished within two intervals (the dashboard banner)."""
+    age = sweep_age(now=now)
+    return age is None or age > conf.stale_after()
+
+
+def notifications_for_patient(*, patient_id: int, limit: int = 100) -> QuerySet[Notification]:
+    """Every message about a patient, newest first: recipient, channel, status, why."""
+    return (
+        Notification.objects.filter(patient_id=patient_id)
+        .select_related("caregiver", "staff_user", "patient")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def alerts_unresolved(*, clinic_ids) -> QuerySet[Alert]:
+    """The clinic work queue: most severe first, oldest first within a severity."""
+    return (
+        Alert.objects.filter(clinic_id__in=clinic_ids)
+        .exclude(state=AlertState.RESOLVED)
+        .select_related("patient", "pump", "assignee", "acknowledged_by")
+        .order_by("-severity", "raised_at")
+    )

@@ -1,0 +1,116 @@
+"""The audit trail: every recorded change to clinical data, scoped to clinics.
+
+django-simple-history writes a historical row for each create, update and
+delete of the tracked models. This module reads them back, clinic by clinic,
+and names the fields each change touched. Nothing here writes history: the
+application offers no way to edit or delete it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db.models import QuerySet
+
+# (model label, path from a historical row to its clinic, and to its patient)
+TRACKED: tuple[tuple[str, str, str | None], ...] = (
+    ("patients.Clinic", "id", None),
+    ("patients.Patient", "clinic", "id"),
+    ("patients.Caregiver", "patient__clinic", "patient"),
+    ("patients.Pump", "patient__clinic", "patient"),
+    ("refills.DrugProgram", "pump__patient__clinic", "pump__patient"),
+    ("refills.Refill", "pump__patient__clinic", "pump__patient"),
+    ("refills.Appointment", "patient__clinic", "patient"),
+    ("refills.PumpReport", "pump__patient__clinic", "pump__patient"),
+    ("refills.Override", "pump__patient__clinic", "pump__patient"),
+    ("reminders.Alert", "clinic", "patient"),
+)
+
+CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+# Bookkeeping columns that every history row has; not clinical changes.
+_IGNORED = {"history_id", "history_date", "history_change_reason", "history_type", "history_user"}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: dt.datetime
+    model: str
+    object_id: int
+    change: str
+    user_id: int | None
+    username: str
+    fields: tuple[str, ...]
+
+
+def tracked_models() -> Iterator[tuple[type, str, str | None]]:
+    for label, clinic_path, patient_path in TRACKED:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue  # an app that is not installed in this deployment
+        if getattr(model, "history", None) is not None:
+            yield model, clinic_path, patient_path
+
+
+def _in(path: str, ids: Iterable[int]) -> dict:
+    return {"id__in" if path == "id" else f"{path}__in": list(ids)}
+
+
+def _entries(model, rows: QuerySet) -> Iterator[AuditEntry]:
+    """Turn historical rows (ordered by object, then time) into entries with changed fields."""
+    field_names = [
+        f.attname
+        for f in model.history.model._meta.concrete_fields
+        if f.attname not in _IGNORED and f.attname != "updated_at"
+    ]
+    previous = None
+    for row in rows.select_related("history_user").order_by("id", "history_date", "history_id"):
+        if row.history_type == "~" and previous is not None and previous.id == row.id:
+            changed = tuple(n for n in field_names if getattr(row, n) != getattr(previous, n))
+        elif row.history_type == "+":
+            changed = tuple(n for n in field_names if n != "id")
+        else:
+            changed = ()
+        previous = row
+        user = row.history_user
+        yield AuditEntry(
+            at=row.history_date,
+            model=str(model._meta.verbose_name).capitalize(),
+            object_id=row.id,
+            change=CHANGE_TYPES.get(row.history_type, row.history_type),
+            user_id=user.pk if user else None,
+            username=user.get_username() if user else "system",
+            fields=changed,
+        )
+
+
+def audit_entries(
+    *, clinic_ids: Iterable[int], since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[AuditEntry]:
+    """Every change in the clinics within [since, until), oldest first."""
+    clinic_ids = list(clinic_ids)
+    entries: list[AuditEntry] = []
+    for model, clinic_path, _ in tracked_models():
+        # Diffs need the row before `since`, so filter by time after diffing.
+        rows = model.history.filter(**_in(clinic_path, clinic_ids))
+        entries += [
+            e
+            for e in _entries(model, rows)
+            if (since is None or e.at >= since) and (until is None or e.at < until)
+        ]
+    entries.sort(key=lambda e: e.at)
+    return entries
+
+
+def patient_history(*, patient, limit: int = 200) -> list[AuditEntry]:
+    """Changes to one patient's record and everything hanging off it, newest first."""
+    entries: list[AuditEntry] = []
+    for model, _, patient_path in tracked_models():
+        if patient_path is None:
+            continue
+        entries += _entries(model, model.history.filter(**_in(patient_path, [patient.pk])))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]

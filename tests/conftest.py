@@ -1,0 +1,106 @@
+"""Shared fixtures: a clinic with staff, and a patient with a filled pump."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Role
+from refills import services
+from refills.models import NeedleCheck
+from tests.factories import ClinicFactory, PatientFactory, PumpFactory, drug_product, staff
+
+
+def verify_second_factor(client, user):
+    """Mark the session as past two-factor sign-in, as django_otp.login does."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="Test authenticator", defaults={"confirmed": True}
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        verify_second_factor(client, user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory()
+
+
+@pytest.fixture
+def nurse(clinic):
+    return staff(clinic, Role.NURSE)
+
+
+@pytest.fixture
+def physician(clinic):
+    return staff(clinic, Role.PHYSICIAN)
+
+
+@pytest.fixture
+def patient(clinic):
+    return PatientFactory(clinic=clinic)
+
+
+@pytest.fixture
+def pump(patient):
+    return PumpFactory(patient=patient)
+
+
+def program_input(dose=400, concentration=2000, **kwargs) -> services.ProgramInput:
+    return services.ProgramInput(
+        drug_product=drug_product(concentration),
+        concentration_mcg_per_ml=Decimal(str(concentration)),
+        basal_daily_dose_mcg=Decimal(str(dose)),
+        **kwargs,
+    )
+
+
+def refill_input(
+    *,
+    performed_at=None,
+    residual="0",
+    added="20",
+    resulting=None,
+    concentration=2000,
+    **kwargs,
+) -> services.RefillInput:
+    return services.RefillInput(
+        performed_at=performed_at or timezone.now() - dt.timedelta(minutes=1),
+        actual_residual_ml=Decimal(str(residual)),
+        volume_added_ml=Decimal(str(added)),
+        resulting_volume_ml=Decimal(str(resulting if resulting is not None else added)),
+        drug_product=drug_product(concentration),
+        concentration_mcg_per_ml=Decimal(str(concentration)),
+        lot_number="LOT-TEST-1",
+        needle_placement=NeedleCheck.TEMPLATE_AND_STOP,
+        needle_placement_confirmed=True,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def filled_pump(pump, nurse):
+    """A 20 mL pump at 400 mcg/day of 2000 mcg/mL, filled 30 days ago."""
+    start = timezone.now() - dt.timedelta(days=30)
+    services.program_start(
+        pump=pump, by=nurse, program=program_input(400, 2000), effective_from=start
+    )
+    services.refill_record(
+        pump=pump, by=nurse, data=refill_input(performed_at=start, residual="3", added="20")
+    )
+    pump.refresh_from_db()
+    return pump

@@ -1,0 +1,82 @@
+"""Calendar day and week lists, refills due per week; the emergency card (HTML and PDF)."""
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from refills import services
+
+CALENDAR = reverse("dashboard:calendar")
+
+
+def test_week_and_day_lists(nurse_client, filled_pump, nurse, clinic):
+    start = timezone.now() + dt.timedelta(days=1)
+    services.appointment_book(pump=filled_pump, by=nurse, scheduled_start=start)
+    local = timezone.localtime(start, clinic.tz)
+    name = filled_pump.patient.family_name
+    week = nurse_client.get(CALENDAR, {"day": local.date().isoformat()}).content.decode()
+    assert name in week
+    assert f"{local:%a} {local.day} {local:%b %Y}" in week
+    day = nurse_client.get(
+        CALENDAR, {"view": "day", "day": local.date().isoformat()}
+    ).content.decode()
+    assert name in day
+    other_day = (local.date() + dt.timedelta(days=1)).isoformat()
+    empty = nurse_client.get(CALENDAR, {"view": "day", "day": other_day}).content.decode()
+    assert name not in empty
+    assert "Nothing booked." in empty
+
+
+def test_refills_due_per_week(nurse_client, filled_pump):
+    html = nurse_client.get(CALENDAR).content.decode()
+    assert "Refills due, next 12 weeks" in html
+    rows = html.split('class="table table-sm mb-0 small due-weeks"')[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == 13  # header + 12 weeks
+    refill_by = filled_pump.forecast.refill_by
+    monday = refill_by - dt.timedelta(days=refill_by.weekday())
+    row = rows.split(f"{monday:%a} {monday.day} {monday:%b %Y}")[1].split("</tr>")[0]
+    assert '<td class="text-end">1</td>' in row  # due that week
+    assert 'text-danger fw-semibold">1</td>' in row  # and not booked
+
+
+def test_calendar_hides_other_clinics(nurse_client, other_pump, nurse, filler):
+    filler(other_pump, nurse, days_ago=10)
+    services.appointment_book(
+        pump=other_pump, by=nurse, scheduled_start=timezone.now() + dt.timedelta(hours=30)
+    )
+    assert "Elsewhere" not in nurse_client.get(CALENDAR).content.decode()
+    assert nurse_client.get(CALENDAR, {"clinic": other_pump.patient.clinic_id}).status_code == 404
+
+
+def test_emergency_card_html(nurse_client, filled_pump):
+    patient = filled_pump.patient
+    html = nurse_client.get(reverse("dashboard:emergency_card", args=[patient.pk])).content.decode()
+    for text in (
+        "Itching",
+        "tingling",
+        "High fever",
+        "Confusion",
+        "spasticity getting worse",
+        "Seizures",
+        "call the clinic now",
+        "go to the emergency department",
+        "2000 mcg/mL",
+        "400 mcg/day",
+        "+1 617-555-0100",
+        "SynchroMed II",
+    ):
+        assert text in html, text
+    alarm = timezone.localtime(filled_pump.forecast.alarm_at, patient.clinic.tz)
+    assert f"{alarm:%a} {alarm.day} {alarm:%b %Y}" in html
+    assert "data-print" in html
+
+
+def test_emergency_card_pdf(nurse_client, filled_pump):
+    response = nurse_client.get(
+        reverse("dashboard:emergency_card_pdf", args=[filled_pump.patient_id])
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert len(response.content) > 1500

@@ -1,0 +1,155 @@
+"""seed_demo: an invented demo clinic that shows every tier, loads once, and stays local."""
+
+import datetime as dt
+import logging
+from io import StringIO
+
+import phonenumbers
+import pytest
+import time_machine
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Max, Min
+from django.test import RequestFactory
+
+from accounts.models import Membership, Role, User
+from patients.demo import DEMO_CLINIC_NAME, PATIENT_COUNT, load_demo
+from patients.models import Caregiver, Clinic, Patient, Pump
+from refills.models import (
+    Appointment,
+    AppointmentStatus,
+    PumpForecast,
+    PumpReport,
+    Refill,
+)
+from refills.risk import Tier
+
+# A Wednesday afternoon in New York, on the hour as the command rounds it.
+NOW = dt.datetime(2025, 3, 12, 18, 0, tzinfo=dt.UTC)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_allowed(settings):
+    settings.DEMO_LOGIN_ENABLED = True
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen, caplog):
+    caplog.set_level(logging.DEBUG, logger="patients.demo")
+
+    result = load_demo(now=NOW)
+
+    clinic = Clinic.objects.get(name=DEMO_CLINIC_NAME)
+    assert clinic.timezone == "America/New_York"
+    patients = list(Patient.objects.filter(clinic=clinic))
+    assert len(patients) == PATIENT_COUNT == 50
+    assert result.loaded and result.patients == 50
+
+    # Invented people only: demo MRNs, fictional 555-01xx numbers, example.org mail.
+    for patient in patients:
+        assert patient.mrn.startswith("DEMO-")
+        number = phonenumbers.parse(patient.phone)
+        assert phonenumbers.is_valid_number(number)
+        assert str(number.national_number)[3:7] == "5550"
+        assert not patient.email or patient.email.endswith("@example.org")
+    assert Caregiver.objects.filter(patient__clinic=clinic, receives_reminders=True).exists()
+
+    # One to three years of refills for everyone, none in the future.
+    spans = Refill.objects.filter(pump__patient__clinic=clinic).values("pump__patient")
+    spans = spans.annotate(first=Min("performed_at"), last=Max("performed_at"))
+    assert len(spans) == 50
+    for span in spans:
+        assert NOW - dt.timedelta(days=3 * 366) <= span["first"] <= NOW - dt.timedelta(days=365)
+        assert span["last"] <= NOW
+
+    # The pump mix from the catalogue, and every withdrawal-risk tier.
+    models = set(Pump.objects.filter(patient__clinic=clinic).values_list("model__model_number"))
+    assert models == {("8637-20",), ("8637-40",), ("13827",), ("16827",)}
+    tiers = set(
+        PumpForecast.objects.filter(pump__patient__clinic=clinic).values_list(
+            "risk_tier", flat=True
+        )
+    )
+    assert tiers == {Tier.LOW, Tier.MODERATE, Tier.HIGH, Tier.CRITICAL}
+    assert sum(result.tiers.values()) == 50
+    critical_pumps = PumpForecast.objects.filter(risk_tier=Tier.CRITICAL).values("pump")
+    assert PumpReport.objects.filter(pump__in=critical_pumps, resolved_at__isnull=True).exists()
+
+    appointments = Appointment.objects.filter(patient__clinic=clinic)
+    assert appointments.filter(status=AppointmentStatus.MISSED).exists()
+    assert appointments.filter(status=AppointmentStatus.SCHEDULED, scheduled_start__gt=NOW).exists()
+    flagged = Refill.objects.filter(pump__patient__clinic=clinic, discrepancy_flagged=True)
+    assert flagged.exists()
+    for refill in flagged:
+        assert refill.discrepancy_ml > 2
+        assert refill.discrepancy_assessment and refill.discrepancy_action
+
+    # The demo login works; the other staff accounts cannot log in.
+    request = RequestFactory().get("/")
+    demo = authenticate(request, username="demo", password="demo")
+    assert demo is not None
+    assert Membership.objects.get(user=demo, clinic=clinic).role == Role.NURSE
+    assert demo.is_staff and not demo.is_superuser
+    assert demo.has_perm("refills.view_refill") and not demo.has_perm("refills.change_refill")
+    physician = authenticate(request, username="demo.physician", password="demo")
+    assert Membership.objects.get(user=physician, clinic=clinic).role == Role.PHYSICIAN
+    staff_roles = {m.role for m in Membership.objects.filter(clinic=clinic)}
+    others = User.objects.filter(memberships__clinic=clinic).exclude(
+        username__in=["demo", "demo.physician", "demo.manager"]
+    )
+    assert staff_roles >= {
+        Role.NURSE,
+        Role.PHYSICIAN,
+        Role.SCHEDULER,
+        Role.MANAGER,
+        Role.AUDITOR,
+    }
+    assert not any(user.has_usable_password() for user in others)
+
+    # Logs and the printed summary carry ids and counts, never names.
+    printed = "\n".join(result.lines()) + caplog.text
+    assert "demo / demo" in printed
+    for patient in patients:
+        assert patient.family_name not in printed
+
+    # A second run changes nothing.
+    counts = (Patient.objects.count(), Refill.objects.count(), Appointment.objects.count())
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Demo data already loaded" in out.getvalue()
+    again = load_demo(now=NOW, if_empty=True)
+    assert not again.loaded
+    assert (Patient.objects.count(), Refill.objects.count(), Appointment.objects.count()) == counts
+    assert Clinic.objects.filter(name=DEMO_CLINIC_NAME).count() == 1
+
+
+def test_if_empty_leaves_a_database_with_patients_alone(demo_allowed, patient):
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", stdout=out)
+
+    assert "already has patients" in out.getvalue()
+    assert not Clinic.objects.filter(name=DEMO_CLINIC_NAME).exists()
+    assert not User.objects.filter(username="demo").exists()
+
+
+@pytest.mark.parametrize("setting", ["missing", False])
+def test_command_refuses_without_demo_login_enabled(settings, setting):
+    if setting == "missing":
+        if hasattr(settings, "DEMO_LOGIN_ENABLED"):
+            del settings.DEMO_LOGIN_ENABLED
+    else:
+        settings.DEMO_LOGIN_ENABLED = setting
+
+    with pytest.raises(CommandError, match="DEMO_LOGIN_ENABLED"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not Clinic.objects.filter(name=DEMO_CLINIC_NAME).exists()
+    assert not User.objects.filter(username="demo").exists()
