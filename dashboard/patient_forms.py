@@ -472,6 +472,47 @@ def pump_edit_initial(pump: Pump) -> dict:
     return {name: getattr(pump, name) for name in PumpEditForm.FIELDS}
 
 
+class PumpExplantForm(forms.Form):
+    """Removed and not replaced: the date, the reason, and an explicit acknowledgement."""
+
+    explanted_on = forms.DateField(label="Explant date", widget=DateInput())
+    explant_reason = forms.CharField(
+        label="Reason",
+        max_length=Pump._meta.get_field("explant_reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For example: infection, therapy stopped, catheter problem, patient's choice.",
+        error_messages={"required": "Say why the pump was removed."},
+    )
+    understood = forms.BooleanField(
+        label="I understand that this patient will get no more refill reminders or alerts "
+        "for this pump, and the physician has a plan for stopping intrathecal baclofen.",
+        error_messages={
+            "required": "Tick to confirm that the physician has a plan before you record this."
+        },
+    )
+
+    def __init__(self, *args, pump: Pump, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pump = pump
+        self.today = today
+        self.helper = _helper(
+            Row(Column("explanted_on", css_class="col-md-5")),
+            "explant_reason",
+            "understood",
+        )
+
+    def clean_explanted_on(self):
+        day = self.cleaned_data["explanted_on"]
+        if day > self.today:
+            raise ValidationError("The explant date cannot be in the future.")
+        if day < self.pump.implanted_on:
+            raise ValidationError(
+                f"The explant date cannot be before the implant date "
+                f"({self.pump.implanted_on:%a %d %b %Y})."
+            )
+        return day
+
+
 # --------------------------------------------------------------------------- pump reports
 
 

@@ -22,8 +22,9 @@ from accounts.access import PERMISSIONS, get_scoped
 from patients import services as patient_services
 from patients.models import Caregiver, Clinic, Pump, PumpStatus
 from refills import services as refill_services
-from refills.models import PumpReport, ReportKind
+from refills.models import AppointmentStatus, PumpReport, ReportKind
 from refills.risk import Tier
+from reminders.models import Alert, AlertState
 
 from . import patient_forms as forms
 from . import selectors
@@ -237,6 +238,7 @@ def _pump_form_page(request, patient, *, replaces: Pump | None):
                     implanted_on=data["implanted_on"],
                     alarm_volume_ml=data["alarm_volume_ml"],
                     replaces=replaces,
+                    by=request.user,
                 )
             except ValidationError as exc:
                 forms.add_service_errors(form, exc)
@@ -323,6 +325,67 @@ def pump_edit(request, pump, allowed):
         request,
         "dashboard/pump_edit.html",
         {"form": form, "patient": patient, "pump": pump, "tz": patient.clinic.tz},
+    )
+
+
+@scoped_view(PUMPS, "patient__clinic", "manage_pump", id_kwarg="pump_id")
+def pump_explant(request, pump, allowed):
+    """Removed and not replaced: bookings cancelled, reminders and alerts stop."""
+    patient = pump.patient
+    if pump.status != PumpStatus.ACTIVE:
+        when = f"{pump.explanted_on:%a %d %b %Y}"
+        messages.warning(request, f"This pump was already recorded as explanted on {when}.")
+        return redirect("dashboard:patient", patient_id=patient.pk)
+    today = selectors.clinic_today(patient.clinic)
+    if request.method == "POST":
+        form = forms.PumpExplantForm(request.POST, pump=pump, today=today)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                cancelled = patient_services.pump_explant_without_replacement(
+                    pump=pump,
+                    explanted_on=data["explanted_on"],
+                    reason=data["explant_reason"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                pump.refresh_from_db()
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info(
+                    "pump %s explanted without replacement by user %s (%s bookings cancelled)",
+                    pump.pk,
+                    request.user.pk,
+                    len(cancelled),
+                )
+                booked = f" {len(cancelled)} booked appointment(s) cancelled." if cancelled else ""
+                messages.warning(
+                    request,
+                    f"Pump SN {pump.serial_number} recorded as explanted and no longer tracked: "
+                    f"no refill reminders or alerts.{booked} Make sure the physician's plan "
+                    "against baclofen withdrawal is in place.",
+                )
+                return redirect("dashboard:patient", patient_id=patient.pk)
+        _not_saved(request, "The explant was not recorded")
+    else:
+        form = forms.PumpExplantForm(pump=pump, today=today, initial={"explanted_on": today})
+    return render(
+        request,
+        "dashboard/pump_explant.html",
+        {
+            "form": form,
+            "patient": patient,
+            "pump": pump,
+            "booked": list(
+                pump.appointments.filter(status=AppointmentStatus.SCHEDULED).order_by(
+                    "scheduled_start"
+                )
+            ),
+            "open_alerts": Alert.objects.filter(pump=pump)
+            .exclude(state=AlertState.RESOLVED)
+            .count(),
+            "tz": patient.clinic.tz,
+        },
     )
 
 

@@ -3,19 +3,54 @@
 "Latest safe" is the refill-by date itself when the clinic is open that day,
 otherwise the working day before it: the longest interval the forecast allows,
 so the patient is not brought in earlier than needed, never later than safe.
-Pure Python: the caller passes the clinic's zone and the current instant.
+Pure Python: the caller passes the clinic's zone, its opening hours and the
+current instant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
-# Monday to Friday. A clinic calendar (holidays, clinic days) would replace this.
-WORKING_DAYS = frozenset({0, 1, 2, 3, 4})
-DAY_STARTS = dt.time(9, 0)
-DAY_ENDS = dt.time(17, 0)
 SLOT_MINUTES = 15
+
+
+class HasOpeningHours(Protocol):
+    """What ClinicHours.of reads: patients.models.Clinic has these attributes."""
+
+    working_weekdays: frozenset[int]
+    day_starts: dt.time
+    day_ends: dt.time
+
+
+@dataclass(frozen=True)
+class ClinicHours:
+    """When a clinic sees patients: weekdays (Monday = 0) and opening hours, clinic time."""
+
+    working_days: frozenset[int]
+    day_starts: dt.time
+    day_ends: dt.time
+
+    def __post_init__(self) -> None:
+        if not self.working_days:
+            raise ValueError("A clinic needs at least one working day.")
+        if not set(self.working_days) <= set(range(7)):
+            raise ValueError("Working days are weekday numbers from 0 (Monday) to 6 (Sunday).")
+        if self.day_starts >= self.day_ends:
+            raise ValueError("The clinic must open before it closes.")
+        object.__setattr__(self, "working_days", frozenset(self.working_days))
+
+    @classmethod
+    def of(cls, clinic: HasOpeningHours) -> ClinicHours:
+        return cls(
+            working_days=frozenset(clinic.working_weekdays),
+            day_starts=clinic.day_starts,
+            day_ends=clinic.day_ends,
+        )
+
+    def is_working_day(self, day: dt.date) -> bool:
+        return day.weekday() in self.working_days
 
 
 @dataclass(frozen=True)
@@ -31,34 +66,44 @@ def _next_slot(after: dt.datetime) -> dt.datetime:
     return after.replace(minute=0, second=0, microsecond=0) + dt.timedelta(minutes=minutes)
 
 
-def latest_safe_start(*, refill_by: dt.date, now: dt.datetime, zone: dt.tzinfo) -> Proposal:
+def _first_open_slot(local_now: dt.datetime, day: dt.date, hours: ClinicHours):
+    """The first slot on ``day`` that is still ahead and inside opening hours, or None."""
+    if not hours.is_working_day(day):
+        return None
+    start = dt.datetime.combine(day, hours.day_starts, tzinfo=local_now.tzinfo)
+    if start > local_now:
+        return start
+    slot = _next_slot(local_now)
+    # A slot starting at closing time is not one: the clinic is shut by then.
+    if slot.date() == day and slot.time() < hours.day_ends:
+        return slot
+    return None
+
+
+def latest_safe_start(
+    *, refill_by: dt.date, now: dt.datetime, zone: dt.tzinfo, hours: ClinicHours
+) -> Proposal:
     """The start of the last working day on or before ``refill_by`` that is still ahead."""
     local_now = now.astimezone(zone)
     today = local_now.date()
     day = refill_by
     while day >= today:
-        if day.weekday() in WORKING_DAYS:
-            start = dt.datetime.combine(day, DAY_STARTS, tzinfo=zone)
-            if day > today or start > local_now:
-                return Proposal(
-                    start=start,
-                    on_refill_by=day == refill_by,
-                    late=False,
-                    note=_note(day, refill_by),
-                )
-            slot = _next_slot(local_now)
-            if slot.time() <= DAY_ENDS and slot.date() == today:
-                return Proposal(
-                    start=slot,
-                    on_refill_by=day == refill_by,
-                    late=False,
-                    note=_note(day, refill_by),
-                )
+        start = _first_open_slot(local_now, day, hours)
+        if start is not None:
+            return Proposal(
+                start=start,
+                on_refill_by=day == refill_by,
+                late=False,
+                note=_note(day, refill_by),
+            )
         day -= dt.timedelta(days=1)
-    # The refill-by date has passed (or today's hours are over): the earliest slot.
-    slot = _next_slot(local_now)
+    # The refill-by date has passed (or no opening is left before it): the earliest slot
+    # the clinic is open, today or on the next working day.
+    day = today
+    while (start := _first_open_slot(local_now, day, hours)) is None:
+        day += dt.timedelta(days=1)
     return Proposal(
-        start=slot,
+        start=start,
         on_refill_by=False,
         late=True,
         note="The refill-by date has passed: this is the earliest slot. Booking after the "

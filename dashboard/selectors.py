@@ -20,16 +20,18 @@ from django.utils import timezone
 from accounts.access import PERMISSIONS, clinics_for, role_in, scoped
 from accounts.models import User
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
+from refills.clock import ClockChange, clock_change_near
 from refills.forecast import projected_volume_ml
 from refills.models import (
     Appointment,
     AppointmentStatus,
+    DosingMode,
     DrugProgram,
     PumpForecast,
     PumpReport,
     Refill,
 )
-from refills.policy import flow_accuracy_for
+from refills.policy import flow_accuracy_for, policy_value
 from refills.selectors import current_fill
 from refills.services import forecast_refresh
 
@@ -289,6 +291,7 @@ class PatientPage:
     alerts: list
     notifications: list
     history: list[HistoryEntry]
+    clock_change: ClockChange | None = None
 
 
 REFILL_HISTORY_LIMIT = 12
@@ -345,6 +348,25 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         alerts=alert_source.alerts_for_patient(patient),
         notifications=alert_source.notifications_for_patient(patient),
         history=patient_history(patient, pump_ids),
+        clock_change=clock_change_notice(pump, program, now=now) if pump else None,
+    )
+
+
+def clock_change_notice(
+    pump: Pump, program: DrugProgram | None, *, now: dt.datetime | None = None
+) -> ClockChange | None:
+    """A daylight-saving change near today in the pump clock's zone, when the program
+    doses by the clock (flex steps or scheduled boluses): staff check the pump clock.
+    """
+    if program is None:
+        return None
+    if program.mode != DosingMode.FLEX and not program.boluses_per_day:
+        return None
+    return clock_change_near(
+        pump.clock_tz,
+        now or timezone.now(),
+        days_before=policy_value("CLOCK_CHANGE_NOTICE_DAYS_BEFORE"),
+        days_after=policy_value("CLOCK_CHANGE_NOTICE_DAYS_AFTER"),
     )
 
 

@@ -71,6 +71,7 @@ urlpatterns = [
         name="pump_replace",
     ),
     path("pumps/<int:pump_id>/edit/", patient_views.pump_edit, name="pump_edit"),
+    path("pumps/<int:pump_id>/explant/", patient_views.pump_explant, name="pump_explant"),
     path(
         "patients/<int:patient_id>/pump-reports/new/",
         patient_views.report_create,

@@ -29,7 +29,7 @@ from refills.models import Appointment, AppointmentKind, AppointmentStatus, Refi
 from . import alerts as alert_source
 from . import forms, selectors
 from .pdf import emergency_card_pdf
-from .scheduling import latest_safe_start
+from .scheduling import ClinicHours, latest_safe_start
 from .templatetags.pumptrack_tags import daytime
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ def patient_detail(request, patient, allowed):
             "tz": patient.clinic.tz,
             "refill_by_reasons": dict(RefillByReason.choices),
             "reports": selectors.patient_reports(patient),
+            "now": now,
         },
     )
 
@@ -192,6 +193,7 @@ def _refill_form(request, patient, pump, program, data=None):
         clinic=patient.clinic,
         program=program,
         user=request.user,
+        has_volume_sensor=pump.model.has_volume_sensor,
         initial=forms.refill_initial(pump=pump, program=program, now=now),
     )
 
@@ -238,6 +240,8 @@ def refill_create(request, patient, allowed):
             "appointment": appointment,
             "forecast": selectors.stored_forecast(pump),
             "tz": patient.clinic.tz,
+            "clock_change": selectors.clock_change_notice(pump, program),
+            "now": timezone.now(),
         },
     )
 
@@ -292,7 +296,10 @@ def refill_saved(request, patient, allowed, refill_id: int):
     proposal = None
     if forecast is not None and forecast.refill_by is not None:
         proposal = latest_safe_start(
-            refill_by=forecast.refill_by, now=timezone.now(), zone=patient.clinic.tz
+            refill_by=forecast.refill_by,
+            now=timezone.now(),
+            zone=patient.clinic.tz,
+            hours=ClinicHours.of(patient.clinic),
         )
     return render(
         request,
@@ -312,6 +319,18 @@ def refill_saved(request, patient, allowed, refill_id: int):
 # --------------------------------------------------------------------------- program
 
 
+def _program_write(form, write):
+    """Like _run_service, with each finding placed by the form: flex-step ones by the steps."""
+    try:
+        return write()
+    except services.ClinicalValidationError as exc:
+        form.add_findings(exc.findings)
+    except ValidationError as exc:
+        for message in _service_error_text(exc):
+            form.add_error(None, message)
+    return None
+
+
 @patient_view("change_program")
 def program_change(request, patient, allowed):
     pump = _active_pump_or_404(patient)
@@ -324,9 +343,8 @@ def program_change(request, patient, allowed):
     if request.method == "POST":
         form = forms.ProgramChangeForm(request.POST, program=program, initial=initial)
         if form.is_valid():
-            changed = _run_service(
+            changed = _program_write(
                 form,
-                forms.PROGRAM_FIELD_MAP,
                 lambda: services.drug_program_change(
                     pump=pump,
                     by=request.user,
@@ -367,7 +385,12 @@ def appointment_create(request, patient, allowed):
     initial = {"kind": AppointmentKind.REFILL, "duration_minutes": 30}
     proposal = None
     if forecast is not None and forecast.refill_by is not None:
-        proposal = latest_safe_start(refill_by=forecast.refill_by, now=timezone.now(), zone=zone)
+        proposal = latest_safe_start(
+            refill_by=forecast.refill_by,
+            now=timezone.now(),
+            zone=zone,
+            hours=ClinicHours.of(patient.clinic),
+        )
         initial.update(day=proposal.start.date(), time=proposal.start.time())
     for key in ("day", "time", "kind"):
         if request.GET.get(key):

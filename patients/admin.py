@@ -1,12 +1,65 @@
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel
+from patients.models import WEEKDAY_CHOICES, Caregiver, Clinic, Patient, Pump, PumpModel
+
+
+class ClinicAdminForm(forms.ModelForm):
+    """Working days as seven tick boxes; stored as weekday digits ("01234" = Mon–Fri)."""
+
+    working_days = forms.MultipleChoiceField(
+        label="Working weekdays",
+        choices=WEEKDAY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Days the clinic sees patients. The proposed refill appointment is the "
+        "refill-by date, or the last working day before it.",
+        error_messages={"required": "Choose at least one working day."},
+    )
+
+    class Meta:
+        model = Clinic
+        fields = (
+            "name",
+            "timezone",
+            "phone",
+            "after_hours_phone",
+            "default_refill_margin_days",
+            "working_days",
+            "day_starts",
+            "day_ends",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.initial.get("working_days")
+        if isinstance(stored, str):
+            self.initial["working_days"] = list(stored)
+
+    def clean_working_days(self) -> str:
+        return "".join(sorted(set(self.cleaned_data["working_days"])))
 
 
 @admin.register(Clinic)
 class ClinicAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "timezone", "phone", "default_refill_margin_days")
+    form = ClinicAdminForm
+    list_display = (
+        "name",
+        "timezone",
+        "phone",
+        "default_refill_margin_days",
+        "opening_hours",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "timezone", "phone", "after_hours_phone")}),
+        ("Refills", {"fields": ("default_refill_margin_days",)}),
+        ("Opening hours", {"fields": ("working_days", ("day_starts", "day_ends"))}),
+    )
+
+    @admin.display(description="Opening hours")
+    def opening_hours(self, clinic: Clinic) -> str:
+        days = [name[:3] for value, name in WEEKDAY_CHOICES if value in clinic.working_days]
+        return f"{', '.join(days)} {clinic.day_starts:%H:%M}–{clinic.day_ends:%H:%M}"
 
 
 @admin.register(PumpModel)

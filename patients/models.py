@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from .validators import normalize_phone, validate_e164, validate_timezone
@@ -57,6 +57,42 @@ class Channel(models.TextChoices):
     NONE = "none", "No reminders (phone calls only)"
 
 
+WEEKDAY_CHOICES = (
+    ("0", "Monday"),
+    ("1", "Tuesday"),
+    ("2", "Wednesday"),
+    ("3", "Thursday"),
+    ("4", "Friday"),
+    ("5", "Saturday"),
+    ("6", "Sunday"),
+)
+
+
+def validate_working_days(value: str) -> None:
+    """Weekday digits, Monday = 0, each at most once: "01234" is Monday to Friday."""
+    if not value:
+        raise ValidationError("Choose at least one working day.", code="no_working_day")
+    if set(value) - {day for day, _ in WEEKDAY_CHOICES} or len(set(value)) != len(value):
+        raise ValidationError(
+            "Working days are weekday numbers from 0 (Monday) to 6 (Sunday), each once.",
+            code="invalid_working_days",
+        )
+
+
+# Callables, so a new clinic takes the settings in force (PUMPTRACK_CLINIC_HOURS) and the
+# migration does not freeze today's environment.
+def default_working_days() -> str:
+    return "".join(str(day) for day in settings.PUMPTRACK_CLINIC_HOURS["WORKING_DAYS"])
+
+
+def default_day_starts() -> dt.time:
+    return settings.PUMPTRACK_CLINIC_HOURS["DAY_STARTS"]
+
+
+def default_day_ends() -> dt.time:
+    return settings.PUMPTRACK_CLINIC_HOURS["DAY_ENDS"]
+
+
 class Clinic(NormalizedPhonesMixin, models.Model):
     PHONE_FIELDS = ("phone", "after_hours_phone")
 
@@ -85,6 +121,24 @@ class Clinic(NormalizedPhonesMixin, models.Model):
         help_text="Days between the refill-by date and the conservative alarm date. "
         "At least 3 (Gillette: refill 3 to 5 days before the alarm date).",
     )
+    # Opening hours: the proposed refill appointment falls inside them (dashboard/scheduling.py).
+    working_days = models.CharField(
+        "working weekdays",
+        max_length=7,
+        default=default_working_days,
+        validators=[validate_working_days],
+        help_text="Days the clinic sees patients for refills (0 = Monday … 6 = Sunday).",
+    )
+    day_starts = models.TimeField(
+        "opens at",
+        default=default_day_starts,
+        help_text="Clinic time. The first refill appointment of a day starts here.",
+    )
+    day_ends = models.TimeField(
+        "closes at",
+        default=default_day_ends,
+        help_text="Clinic time. No appointment is proposed at or after this time.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -95,7 +149,11 @@ class Clinic(NormalizedPhonesMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(default_refill_margin_days__gte=3),
                 name="clinic_margin_at_least_3_days",
-            )
+            ),
+            models.CheckConstraint(condition=~Q(working_days=""), name="clinic_has_a_working_day"),
+            models.CheckConstraint(
+                condition=Q(day_starts__lt=F("day_ends")), name="clinic_opens_before_it_closes"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -104,6 +162,17 @@ class Clinic(NormalizedPhonesMixin, models.Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def working_weekdays(self) -> frozenset[int]:
+        """The working days as weekday numbers (Monday = 0), as datetime.weekday() gives."""
+        return frozenset(int(day) for day in self.working_days)
+
+    def clean(self) -> None:
+        if self.day_starts and self.day_ends and self.day_starts >= self.day_ends:
+            raise ValidationError(
+                {"day_ends": "The clinic must close after it opens (same day, clinic time)."}
+            )
 
 
 class PumpModel(models.Model):
@@ -347,6 +416,11 @@ class Pump(models.Model):
     )
     status = models.CharField(max_length=10, choices=PumpStatus.choices, default=PumpStatus.ACTIVE)
     explanted_on = models.DateField(null=True, blank=True)
+    explant_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Why the pump was removed, e.g. infection, therapy stopped, replaced.",
+    )
     eri_on = models.DateField("elective replacement indicator (ERI) date", null=True, blank=True)
     planned_replacement_on = models.DateField(null=True, blank=True)
     pump_clock_timezone = models.CharField(
@@ -386,6 +460,11 @@ class Pump(models.Model):
         return f"{self.model.name} {self.model.reservoir_capacity_ml} mL, SN {self.serial_number}"
 
     @property
+    def clock_tz(self) -> ZoneInfo:
+        """The zone the pump's clock was set in: flex steps and boluses follow it."""
+        return ZoneInfo(self.pump_clock_timezone or self.patient.timezone_name)
+
+    @property
     def is_active(self) -> bool:
         return self.status == PumpStatus.ACTIVE
 
@@ -419,6 +498,11 @@ class Pump(models.Model):
             errors["explanted_on"] = "Enter the date the pump was explanted."
         if self.status == PumpStatus.ACTIVE and self.explanted_on:
             errors["explanted_on"] = "An active pump has no explant date."
+        if self.explanted_on and self.implanted_on and self.explanted_on < self.implanted_on:
+            errors["explanted_on"] = (
+                f"The explant date cannot be before the implant date "
+                f"({self.implanted_on:%a %d %b %Y})."
+            )
         if self.model_id and self.implanted_on:
             model = self.model
             if (

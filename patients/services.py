@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
 from patients.validators import normalize_phone
@@ -115,9 +117,16 @@ def pump_implant(
     implanted_on: dt.date,
     alarm_volume_ml: Decimal | None = None,
     replaces: Pump | None = None,
+    by=None,
 ) -> Pump:
-    """Record a new active pump; a replaced pump is marked explanted the same day."""
+    """Record a new active pump; a replaced pump is marked explanted the same day.
+
+    The replaced pump's open alerts are closed (in ``by``'s name when given): a
+    discrepancy or a pocket fill at its last refill no longer describes the pump
+    the patient has, and would otherwise keep escalating.
+    """
     from refills.services import forecast_refresh
+    from reminders.alerts import alerts_close_for_pump
 
     with transaction.atomic():
         if replaces is not None:
@@ -130,7 +139,11 @@ def pump_implant(
                 raise ValidationError(
                     "The pump being replaced is already explanted. Choose the active pump."
                 )
-            pump_explant(pump=replaces, explanted_on=implanted_on)
+            pump_explant(
+                pump=replaces,
+                explanted_on=implanted_on,
+                reason=f"Replaced by {model.name} SN {serial_number}",
+            )
         elif patient.pumps.filter(status=PumpStatus.ACTIVE).exists():
             raise ValidationError(
                 "This patient already has an active pump. Record it as replaced or explanted first."
@@ -146,6 +159,11 @@ def pump_implant(
         pump.save()
         if replaces is not None:
             _move_bookings(old=replaces, new=pump)
+            alerts_close_for_pump(
+                pump=replaces,
+                by=by,
+                note=f"Pump replaced on {implanted_on:%d %b %Y} by SN {serial_number}",
+            )
         forecast_refresh(pump=pump)
     return pump
 
@@ -163,12 +181,72 @@ def _move_bookings(*, old: Pump, new: Pump) -> None:
         appointment.save(update_fields=["pump"])
 
 
-def pump_explant(*, pump: Pump, explanted_on: dt.date) -> Pump:
+def pump_explant(*, pump: Pump, explanted_on: dt.date, reason: str = "") -> Pump:
+    """Mark the pump explanted. Its bookings and alerts are the caller's business.
+
+    pump_implant(replaces=...) moves the bookings to the new pump;
+    pump_explant_without_replacement cancels them and closes the alerts.
+    """
+    previous = (pump.status, pump.explanted_on, pump.explant_reason)
     pump.status = PumpStatus.EXPLANTED
     pump.explanted_on = explanted_on
-    pump.full_clean()
-    pump.save(update_fields=["status", "explanted_on"])
+    pump.explant_reason = reason.strip()
+    try:
+        pump.full_clean()
+    except ValidationError:
+        # Leave the caller's object as it is in the database.
+        pump.status, pump.explanted_on, pump.explant_reason = previous
+        raise
+    pump.save(update_fields=["status", "explanted_on", "explant_reason"])
     return pump
+
+
+def pump_explant_without_replacement(*, pump: Pump, explanted_on: dt.date, reason: str, by) -> list:
+    """The pump came out and no new one went in: stop tracking it, all or nothing.
+
+    Its booked appointments are cancelled through refills.services.appointment_cancel
+    (their reminders are withdrawn and the cancellation is in the audit trail, with the
+    reason), and its open alerts are closed: nobody is reminded or paged about a pump
+    that is no longer there. Returns the cancelled appointments.
+    """
+    from refills.models import AppointmentStatus
+    from refills.services import appointment_cancel, forecast_refresh
+    from reminders.alerts import alerts_close_for_pump
+    from reminders.models import Notification, NotificationStatus
+
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["explant_reason"] = "Say why the pump was removed."
+    if explanted_on > timezone.localdate(timezone=pump.patient.clinic.tz):
+        errors["explanted_on"] = "The explant date cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # Locked and read again, so two people explanting at once cannot both go ahead.
+        current = Pump.objects.select_for_update().get(pk=pump.pk)
+        if current.status != PumpStatus.ACTIVE:
+            when = f"{current.explanted_on:%a %d %b %Y}"
+            raise ValidationError(f"This pump was already recorded as explanted on {when}.")
+        pump_explant(pump=pump, explanted_on=explanted_on, reason=reason)
+        note = f"Pump explanted on {explanted_on:%a %d %b %Y}, not replaced: {reason}"
+        cancelled = []
+        for appointment in pump.appointments.filter(status=AppointmentStatus.SCHEDULED):
+            cancelled.append(appointment_cancel(appointment=appointment, by=by, reason=note))
+        # The hook clears the alerts that clear themselves and withdraws the reminders of
+        # the cancelled visits; the rest of the pump's unsent messages go too (a "you
+        # missed your refill" text, a "please book" nudge), as do its open alerts.
+        forecast_refresh(pump=pump)
+        Notification.objects.filter(
+            Q(appointment__pump=pump) | Q(key__startswith=f"pump:{pump.pk}:"),
+            status=NotificationStatus.PENDING,
+        ).update(
+            status=NotificationStatus.CANCELLED,
+            suppressed_reason="The pump was explanted and not replaced",
+            status_changed_at=timezone.now(),
+        )
+        alerts_close_for_pump(pump=pump, by=by, note=note)
+    return cancelled
 
 
 def pump_update(*, pump: Pump, **fields) -> Pump:

@@ -491,3 +491,67 @@ def reconcile(
             expected_empty=expected_empty,
         ),
     )
+
+
+# --- trend and post-fill checks (domain §7.1 #7 and #8) -----------------------------
+
+DEFAULT_TREND_ML = Decimal("1")
+DEFAULT_POCKET_FILL_SMALL_ML = Decimal("1")
+DEFAULT_POCKET_FILL_LARGE_ML = Decimal("2")
+# Maino 2017 gives limits for 20 mL and 40 mL reservoirs; a pump up to this size
+# counts as the small one.
+SMALL_RESERVOIR_ML = Decimal("20")
+
+
+def discrepancy_trend(
+    current_ml: Decimal | int | None,
+    previous_ml: Decimal | int | None,
+    *,
+    threshold_ml: Decimal = DEFAULT_TREND_ML,
+) -> Direction | None:
+    """Two consecutive discrepancies in the same direction, each above ``threshold_ml``.
+
+    Each may be within the single-refill tolerance; together they suggest a drift
+    (a slowly failing catheter or pump, or a habit in how volumes are entered)
+    that one refill alone would not show. Returns the shared direction, or None.
+    """
+    if current_ml is None or previous_ml is None:
+        return None
+    current = _decimal(current_ml, "current_ml")
+    previous = _decimal(previous_ml, "previous_ml")
+    limit = _non_negative(threshold_ml, "threshold_ml")
+    if abs(current) <= limit or abs(previous) <= limit:
+        return None
+    if (current > 0) != (previous > 0):
+        return None
+    return Direction.UNDER_DELIVERY if current > 0 else Direction.OVER_DELIVERY
+
+
+@dataclass(frozen=True)
+class PostFillCheck:
+    gap_ml: Decimal  # programmed (what went in) minus what the pump measured
+    limit_ml: Decimal
+    suspected: bool  # a possible pocket fill
+
+
+def post_fill_check(
+    *,
+    capacity_ml: Decimal | int,
+    programmed_ml: Decimal | int,
+    measured_ml: Decimal | int,
+    small_limit_ml: Decimal = DEFAULT_POCKET_FILL_SMALL_ML,
+    large_limit_ml: Decimal = DEFAULT_POCKET_FILL_LARGE_ML,
+) -> PostFillCheck:
+    """Compare what was put into a sensor pump with the volume it then measured.
+
+    Drug injected into the pocket instead of the reservoir never reaches the pump's
+    sensor: more than 1 mL missing (20 mL pumps) or 2 mL (40 mL pumps) is a
+    possible pocket fill (Maino 2017). A measured volume above the programmed one
+    is not a pocket fill and is not flagged here.
+    """
+    capacity = _non_negative(capacity_ml, "capacity_ml")
+    gap = _decimal(programmed_ml, "programmed_ml") - _non_negative(measured_ml, "measured_ml")
+    limit = _non_negative(
+        small_limit_ml if capacity <= SMALL_RESERVOIR_ML else large_limit_ml, "limit_ml"
+    )
+    return PostFillCheck(gap_ml=gap, limit_ml=limit, suspected=gap > limit)

@@ -235,9 +235,26 @@ class Refill(models.Model):
         max_digits=7, decimal_places=4, null=True, blank=True
     )
     discrepancy_flagged = models.BooleanField(default=False)
+    discrepancy_trend_flagged = models.BooleanField(
+        "second same-direction discrepancy in a row",
+        default=False,
+        help_text="This and the previous refill were both off by more than 1 mL the same way.",
+    )
     discrepancy_assessment = models.TextField(blank=True)
     discrepancy_action = models.CharField(
         max_length=20, choices=DiscrepancyAction.choices, blank=True
+    )
+    measured_volume_after_fill_ml = models.DecimalField(
+        "reservoir volume the pump measured after the fill (mL)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Pumps with a reservoir volume sensor only.",
+    )
+    pocket_fill_suspected = models.BooleanField(
+        default=False,
+        help_text="The pump measured clearly less than was put in: drug may be in the pocket.",
     )
     due_by = models.DateField(
         "refill-by date in force when done",
@@ -277,6 +294,15 @@ class Refill(models.Model):
 
     def __str__(self) -> str:
         return f"Refill of {self.pump} at {self.performed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def volume_in_reservoir_ml(self) -> Decimal:
+        """What the projection starts from: the programmed volume, unless the pump's
+        sensor measured clearly less (a possible pocket fill). The lower reading is
+        the safer assumption: the reservoir runs out sooner."""
+        if self.pocket_fill_suspected and self.measured_volume_after_fill_ml is not None:
+            return self.measured_volume_after_fill_ml
+        return self.resulting_volume_ml
 
 
 class AppointmentKind(models.TextChoices):

@@ -33,7 +33,7 @@ def fill_from_refill(
     # In the clinic's zone, so calendar dates (refill-by) are the clinic's dates.
     return Fill(
         filled_at=refill.performed_at.astimezone(tz),
-        volume_ml=refill.resulting_volume_ml,
+        volume_ml=refill.volume_in_reservoir_ml,
         concentration_mcg_per_ml=refill.concentration_mcg_per_ml,
         daily_dose_mcg=refill.program.daily_dose_mcg,
         alarm_volume_ml=(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,11 +22,15 @@ from accounts.models import Role
 from patients.models import Patient, Pump, PumpStatus
 from refills import validation as v
 from refills.forecast import (
+    Direction,
     Fill,
     Forecast,
+    PostFillCheck,
     Reconciliation,
     daily_volume_ml,
+    discrepancy_trend,
     forecast,
+    post_fill_check,
     reconcile,
 )
 from refills.models import (
@@ -140,6 +144,9 @@ def _record_overrides(findings, *, by, reason: str, pump: Pump, **target) -> Non
 # --------------------------------------------------------------------------- programs
 
 
+DOSE_STEP = Decimal("0.1")  # DrugProgram stores daily doses to 0.1 mcg/day
+
+
 @dataclass
 class ProgramInput:
     """What a clinician enters for a drug program, before it is validated."""
@@ -158,7 +165,10 @@ class ProgramInput:
     @property
     def basal_mcg(self) -> Decimal | None:
         if self.mode == DosingMode.FLEX and self.flex_steps:
-            return sum((rate * hours for _, hours, rate in self.flex_steps), Decimal(0))
+            total = sum((rate * hours for _, hours, rate in self.flex_steps), Decimal(0))
+            # Kept to 0.1 mcg/day like a simple dose (12.5 mcg/h x 1.5 h is 18.75); rounded
+            # up, so the forecast never assumes less drug leaves the reservoir than programmed.
+            return total.quantize(DOSE_STEP, rounding=ROUND_UP)
         if self.mode == DosingMode.STOPPED:
             return self.basal_daily_dose_mcg or Decimal(0)
         return self.basal_daily_dose_mcg
@@ -186,7 +196,9 @@ def program_findings(
         and program.second_clinician != by,
     )
     if program.mode == DosingMode.FLEX:
-        findings += v.check_flex_steps([(rate, hours) for _, hours, rate in program.flex_steps])
+        steps = program.flex_steps
+        findings += v.check_flex_steps([(rate, hours) for _, hours, rate in steps])
+        findings += v.check_flex_schedule([(start, hours) for start, hours, _ in steps])
     findings += v.check_daily_dose(
         program.basal_mcg,
         mode=program.mode,
@@ -322,6 +334,8 @@ class RefillInput:
     bridge_bolus_ml: Decimal | None = None
     bridge_not_needed_reason: str = ""
     printed_alarm_date: dt.date | None = None
+    # Sensor pumps only: the reservoir volume the pump measured after the fill.
+    measured_volume_after_fill_ml: Decimal | None = None
     discrepancy_assessment: str = ""
     discrepancy_action: str = ""
     symptom_screen_done: bool = False
@@ -342,6 +356,11 @@ class RefillPreview:
     previous_fill: Fill | None
     new_fill: Fill | None
     daily_dose_mcg: Decimal | None
+    # A second same-direction discrepancy in a row (domain §7.1 #7), and its direction.
+    trend: Direction | None = None
+    previous_discrepancy_ml: Decimal | None = None
+    # The sensor pump's post-fill reading compared with what was put in (§7.1 #8).
+    post_fill: PostFillCheck | None = None
 
     @property
     def errors(self) -> list[v.Finding]:
@@ -412,7 +431,7 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
         )
 
     previous_fill, _ = current_fill(pump=pump, at=at)
-    reconciliation = None
+    reconciliation = trend = previous_discrepancy_ml = None
     residual_left = data.residual_left_ml or Decimal(0)
     if (
         previous_fill is not None
@@ -428,12 +447,46 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
             abs_threshold_ml=policy_value("DISCREPANCY_ML"),
             rel_threshold=policy_value("DISCREPANCY_RELATIVE"),
         )
+        last_refill = latest_refill(pump=pump, before=at)
+        previous_discrepancy_ml = last_refill.discrepancy_ml if last_refill else None
+        trend = discrepancy_trend(
+            reconciliation.discrepancy_ml,
+            previous_discrepancy_ml,
+            threshold_ml=policy_value("DISCREPANCY_TREND_ML"),
+        )
+        message = reconciliation.message
+        if trend is not None:
+            message += " " + _trend_message(
+                reconciliation.discrepancy_ml, previous_discrepancy_ml, trend
+            )
         findings += v.check_discrepancy_assessment(
-            flagged=reconciliation.flagged,
-            message=reconciliation.message,
+            flagged=reconciliation.flagged or trend is not None,
+            message=message,
             assessment=data.discrepancy_assessment,
             action=data.discrepancy_action,
         )
+
+    post_fill = None
+    measured = data.measured_volume_after_fill_ml
+    if (
+        measured is not None
+        and pump.model.has_volume_sensor
+        and 0 <= measured <= pump.model.reservoir_capacity_ml
+        and data.resulting_volume_ml is not None
+    ):
+        post_fill = post_fill_check(
+            capacity_ml=pump.model.reservoir_capacity_ml,
+            programmed_ml=data.resulting_volume_ml,
+            measured_ml=measured,
+            small_limit_ml=policy_value("POCKET_FILL_SMALL_ML"),
+            large_limit_ml=policy_value("POCKET_FILL_LARGE_ML"),
+        )
+    findings += v.check_post_fill_volume(
+        has_sensor=pump.model.has_volume_sensor,
+        capacity_ml=pump.model.reservoir_capacity_ml,
+        measured_ml=measured,
+        check=post_fill,
+    )
 
     new_fill = projection = None
     dose = new_program.daily_dose_mcg if new_program else None
@@ -451,7 +504,7 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     if can_project:
         new_fill = Fill(
             filled_at=data.performed_at.astimezone(pump.patient.clinic.tz),
-            volume_ml=data.resulting_volume_ml,
+            volume_ml=_volume_in_reservoir(data, post_fill),
             concentration_mcg_per_ml=data.concentration_mcg_per_ml,
             daily_dose_mcg=dose,
             alarm_volume_ml=pump.alarm_volume_ml,
@@ -475,7 +528,28 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
         previous_fill=previous_fill,
         new_fill=new_fill,
         daily_dose_mcg=dose,
+        trend=trend,
+        previous_discrepancy_ml=previous_discrepancy_ml,
+        post_fill=post_fill,
     )
+
+
+def _trend_message(current_ml: Decimal, previous_ml: Decimal, direction: Direction) -> str:
+    side = "more" if direction == Direction.UNDER_DELIVERY else "less"
+    return (
+        f"This is the second refill in a row with {side} left than expected "
+        f"({abs(current_ml):.1f} mL now, {abs(previous_ml):.1f} mL last time): "
+        f"a trend towards {direction.value}."
+    )
+
+
+def _volume_in_reservoir(data: RefillInput, post_fill: PostFillCheck | None) -> Decimal:
+    """The volume the forecast starts from: the programmed one, unless a sensor pump
+    measured clearly less (a possible pocket fill), when the lower reading is the
+    safer assumption: the reservoir runs out sooner."""
+    if post_fill is not None and post_fill.suspected:
+        return data.measured_volume_after_fill_ml
+    return data.resulting_volume_ml
 
 
 def refill_record(
@@ -560,6 +634,9 @@ def refill_record(
                 else None
             ),
             discrepancy_flagged=bool(rec and rec.flagged),
+            discrepancy_trend_flagged=preview.trend is not None,
+            measured_volume_after_fill_ml=data.measured_volume_after_fill_ml,
+            pocket_fill_suspected=bool(preview.post_fill and preview.post_fill.suspected),
             due_by=due_by,
             performed_on_time=(
                 None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from refills.forecast import mg_per_ml_suspect
+from refills.forecast import PostFillCheck, mg_per_ml_suspect
 
 
 class Severity(StrEnum):
@@ -252,6 +252,99 @@ def check_flex_steps(steps: list[tuple[Decimal, Decimal]]) -> list[Finding]:
             )
         ]
     return []
+
+
+MINUTES_PER_DAY = Decimal(24 * 60)
+# A start time is entered to the minute and a duration to 0.01 hour (36 seconds), so
+# a step that ends less than a minute from the next start meets it.
+FLEX_JOIN_TOLERANCE_MINUTES = Decimal(1)
+
+
+def _clock(minutes: Decimal) -> str:
+    whole = int(minutes.to_integral_value()) % (24 * 60)
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def _minutes(at: dt.time) -> Decimal:
+    return Decimal(at.hour * 60 + at.minute) + Decimal(at.second) / 60
+
+
+def _flex_coverage(
+    steps: list[tuple[dt.time, Decimal]],
+) -> list[tuple[Decimal, Decimal, str, list[int]]]:
+    """Stretches of the pump day with no step ("gap") or several ("overlap").
+
+    Each is (from, to, kind, numbers of the steps running), in minutes after 00:00.
+    """
+    pieces = []
+    for number, (starts_at, hours) in enumerate(steps):
+        start = _minutes(starts_at)
+        # More than two days tells no more than two days do (and check_flex_steps refuses it).
+        end = start + min(hours, Decimal(48)) * 60
+        shift = Decimal(0)
+        while end - shift > 0:  # a step past midnight goes on at 00:00
+            low, high = max(start - shift, Decimal(0)), min(end - shift, MINUTES_PER_DAY)
+            pieces.append((low, high, number))
+            shift += MINUTES_PER_DAY
+    cuts = sorted({Decimal(0), MINUTES_PER_DAY, *(p[0] for p in pieces), *(p[1] for p in pieces)})
+    segments = []
+    for low, high in zip(cuts, cuts[1:], strict=False):
+        running = [number for a, b, number in pieces if a <= low and high <= b]
+        kind = "gap" if not running else "overlap" if len(running) > 1 else "ok"
+        running = sorted(set(running))
+        if segments and segments[-1][2] == kind:
+            segments[-1] = (segments[-1][0], high, kind, sorted({*segments[-1][3], *running}))
+        else:
+            segments.append((low, high, kind, running))
+    if len(segments) > 1 and segments[0][2] == segments[-1][2]:
+        # Round the clock: 23:00–24:00 and 00:00–01:00 are one stretch.
+        last = segments.pop()
+        first = segments[0]
+        segments[0] = (last[0] - MINUTES_PER_DAY, first[1], first[2], sorted({*last[3], *first[3]}))
+    found = [
+        (low, high, kind, running)
+        for low, high, kind, running in segments
+        if kind != "ok" and high - low >= FLEX_JOIN_TOLERANCE_MINUTES
+    ]
+    # By time of day: a stretch over midnight counts from its start, the evening before.
+    return sorted(found, key=lambda stretch: (stretch[0] + MINUTES_PER_DAY) % MINUTES_PER_DAY)
+
+
+def check_flex_schedule(steps: list[tuple[dt.time, Decimal]]) -> list[Finding]:
+    """Flex steps are (start time, hours) on the pump clock and follow one another.
+
+    Round the clock, each step must start when the one before it ends: a time two
+    steps cover, or a time no step covers, is an entry error. Steps that are not
+    possible at all (0 hours, a negative rate) are left to check_flex_steps.
+    """
+    if not steps or any(hours <= 0 for _, hours in steps):
+        return []
+    findings: list[Finding] = []
+    for low, high, kind, running in _flex_coverage(steps):
+        span = f"{_clock(low)} to {_clock(high)}"
+        if kind == "overlap":
+            times = [_clock(_minutes(steps[number][0])) for number in running]
+            if len(times) == 1:
+                which = f"the step starting at {times[0]} runs more than once round the clock"
+            else:
+                which = "the steps starting at " + ", ".join(times[:-1]) + f" and {times[-1]}"
+            findings.append(
+                _error(
+                    "flex_overlap",
+                    "flex_steps",
+                    f"Flex steps overlap from {span} ({which}). Each step must start when "
+                    "the previous one ends.",
+                )
+            )
+        else:
+            findings.append(
+                _error(
+                    "flex_gap",
+                    "flex_steps",
+                    f"No flex step covers {span}. Each step must start when the previous one ends.",
+                )
+            )
+    return findings
 
 
 def check_boluses(*, bolus_mcg: Decimal, per_day: int, basal_daily_mcg: Decimal) -> list[Finding]:
@@ -535,6 +628,49 @@ def check_discrepancy_assessment(
             )
         )
     return findings
+
+
+def check_post_fill_volume(
+    *,
+    has_sensor: bool,
+    capacity_ml: Decimal,
+    measured_ml: Decimal | None,
+    check: PostFillCheck | None,
+) -> list[Finding]:
+    """The sensor's reading after the fill (domain.md §2.4, §7.1 #8)."""
+    if measured_ml is None:
+        return []
+    if not has_sensor:
+        return [
+            _error(
+                "measured_volume_no_sensor",
+                "measured_volume_after_fill_ml",
+                "This pump model does not measure its reservoir volume. Leave the measured "
+                "volume empty.",
+            )
+        ]
+    if measured_ml < 0 or measured_ml > capacity_ml:
+        return [
+            _error(
+                "measured_volume_out_of_range",
+                "measured_volume_after_fill_ml",
+                f"The measured volume must be between 0 and the reservoir capacity "
+                f"({fmt(capacity_ml)} mL).",
+            )
+        ]
+    if check is None or not check.suspected:
+        return []
+    return [
+        _warning(
+            "possible_pocket_fill",
+            "measured_volume_after_fill_ml",
+            f"Possible pocket fill: the pump measured {fmt(measured_ml)} mL, "
+            f"{fmt(check.gap_ml)} mL less than was programmed (more than {fmt(check.limit_ml)} "
+            "mL is a concern for this reservoir size). Drug may be in the pocket instead of "
+            "the reservoir. Watch for overdose signs (drowsiness, slow breathing), tell the "
+            "physician now and record what you did. The forecast will use the measured volume.",
+        )
+    ]
 
 
 def check_days_to_alarm(days_to_alarm: Decimal | None, *, short_days: int) -> list[Finding]:

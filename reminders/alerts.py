@@ -167,24 +167,53 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             [r["text"] for r in reported],
         )
 
-    # A discrepancy flagged at the last refill: staff follow it up and resolve it.
+    # A discrepancy flagged at the last refill, or a second same-direction one in a
+    # row (a trend, domain §7.1 #7): staff follow it up and resolve it.
     last = (
         Refill.objects.filter(pump=pump)
         .order_by("-performed_at")
-        .only("pk", "performed_at", "discrepancy_flagged", "discrepancy_ml")
+        .only(
+            "pk",
+            "performed_at",
+            "discrepancy_flagged",
+            "discrepancy_trend_flagged",
+            "discrepancy_ml",
+            "pocket_fill_suspected",
+            "measured_volume_after_fill_ml",
+            "resulting_volume_ml",
+        )
         .first()
     )
-    if last is not None and last.discrepancy_flagged:
+    if last is not None and (last.discrepancy_flagged or last.discrepancy_trend_flagged):
+        on = format_date(last.performed_at.astimezone(zone).date())
         delta = last.discrepancy_ml
-        text = (
-            "Unexplained volume discrepancy at the refill of "
-            f"{format_date(last.performed_at.astimezone(zone).date())}"
-        )
+        if last.discrepancy_flagged:
+            text = f"Unexplained volume discrepancy at the refill of {on}"
+        else:
+            text = (
+                f"Second volume discrepancy in the same direction in a row, at the refill of {on}"
+            )
         if delta:
             side, kind = ("more", "under") if delta > 0 else ("less", "over")
             text += f": {abs(delta):.1f} mL {side} left than expected ({kind}-delivery)"
+        # A trend alone is each time within tolerance: worth a look, not the HIGH of §8.
+        severity = Tier.HIGH if last.discrepancy_flagged else Tier.MODERATE
         result.findings[AlertKind.DISCREPANCY] = Finding(
-            AlertKind.DISCREPANCY, Tier.HIGH, [text], occasion=f"refill:{last.pk}"
+            AlertKind.DISCREPANCY, severity, [text], occasion=f"refill:{last.pk}"
+        )
+    if last is not None and last.pocket_fill_suspected:
+        measured = last.measured_volume_after_fill_ml
+        result.findings[AlertKind.POCKET_FILL] = Finding(
+            AlertKind.POCKET_FILL,
+            Tier.CRITICAL,
+            [
+                f"Possible pocket fill at the refill of "
+                f"{format_date(last.performed_at.astimezone(zone).date())}: the pump measured "
+                f"{measured:.1f} mL after {last.resulting_volume_ml:.1f} mL was programmed",
+                "Watch for overdose now and for withdrawal later; the forecast uses the "
+                "measured volume",
+            ],
+            occasion=f"refill:{last.pk}",
         )
 
     # ERI reached, or end of service / the automatic shut-down near, with no replacement.
@@ -360,6 +389,39 @@ def alerts_clear_for_inactive(*, now: dt.datetime, limit: int = 500) -> int:
     for alert in stale:
         _auto_resolve(alert, now=now)
     return len(stale)
+
+
+def alerts_close_for_pump(*, pump: Pump, by, note: str, now: dt.datetime | None = None) -> int:
+    """The pump is out: close every alert still open about it, those a person would resolve too.
+
+    Called when a pump is explanted, with or without a replacement
+    (patients.services); the user who recorded it stands as the one who resolved
+    them (None when a script replaced the pump). Escalations stop.
+    """
+    now = now or timezone.now()
+    closed = 0
+    for alert in Alert.objects.filter(pump=pump).exclude(state=AlertState.RESOLVED):
+        changed = (
+            Alert.objects.filter(pk=alert.pk)
+            .exclude(state=AlertState.RESOLVED)
+            .update(
+                state=AlertState.RESOLVED,
+                resolved_at=now,
+                resolved_by=by,
+                resolution_note=note,
+                next_escalation_at=None,
+                updated_at=now,
+            )
+        )
+        if changed:
+            alert.refresh_from_db()
+            # The conditional UPDATE bypasses save(): write the audit row ourselves.
+            Alert.history.bulk_history_create(
+                [alert], update=True, default_user=by, default_date=now
+            )
+            _cancel_pending_escalations(alert, reason="The pump was explanted")
+            closed += 1
+    return closed
 
 
 def _cancel_pending_escalations(alert: Alert, *, reason: str) -> None:

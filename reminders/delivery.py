@@ -115,7 +115,9 @@ def _no_longer_needed(notification: Notification, now: dt.datetime) -> str:
         forecast = PumpForecast.objects.filter(
             pump__patient_id=notification.patient_id, pump__status=PumpStatus.ACTIVE
         ).first()
-        if forecast is None or forecast.next_refill_appointment_id is not None:
+        if forecast is None:
+            return "The patient has no active pump"
+        if forecast.next_refill_appointment_id is not None:
             return "A refill has been booked"
     if kind == NotificationKind.STAFF_ESCALATION and notification.alert.state != "open":
         return f"The alert was {notification.alert.state}"

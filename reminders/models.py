@@ -166,6 +166,7 @@ class AlertKind(models.TextChoices):
     RUNNING_OUT = "running-out", "Reservoir running out"
     REPORTED_PROBLEM = "reported-problem", "Alarm or symptoms reported"
     DISCREPANCY = "discrepancy", "Volume discrepancy at the last refill"
+    POCKET_FILL = "pocket-fill", "Possible pocket fill at the last refill"
     DEVICE_END_OF_SERVICE = "device-end-of-service", "Pump end of service approaching"
     DELIVERY_FAILED = "delivery-failed", "A reminder could not be delivered"
 

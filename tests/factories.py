@@ -76,6 +76,18 @@ def pump_model(number: str = "8637-20") -> PumpModel:
     return PumpModel.objects.get(model_number=number)
 
 
+def sensor_pump_model() -> PumpModel:
+    """A 20 mL model like the 8637-20 that measures its reservoir volume (domain §2.4);
+    none in the catalogue is known to."""
+    model = pump_model("8637-20")
+    model.pk = None
+    model.model_number = "TEST-SENSOR-20"
+    model.name = "Test sensor pump"
+    model.has_volume_sensor = True
+    model.save()
+    return model
+
+
 def drug_product(concentration: str | int = 2000, name: str = "Gablofen") -> DrugProduct:
     return DrugProduct.objects.get(
         name=name, concentration_mcg_per_ml=Decimal(str(concentration)), is_custom_dilution=False

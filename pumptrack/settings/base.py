@@ -5,10 +5,12 @@ Clinical thresholds that domain.md marks as design choices live in
 PUMPTRACK_POLICY so a clinic can change them without a code change.
 """
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -163,6 +165,33 @@ PUMPTRACK_DEFAULT_CLINIC_TIMEZONE = env(
     "PUMPTRACK_DEFAULT_CLINIC_TIMEZONE", default="America/New_York"
 )
 
+
+def _clinic_hours(days: list[str], starts: str, ends: str) -> dict:
+    """Opening hours from the environment, refused at start-up when they make no sense."""
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    try:
+        weekdays = tuple(sorted({names.index(d.strip().lower()[:3]) for d in days if d.strip()}))
+        day_starts, day_ends = dt.time.fromisoformat(starts), dt.time.fromisoformat(ends)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "PUMPTRACK_CLINIC_WORKING_DAYS takes weekday names (mon,tue,...); "
+            "PUMPTRACK_CLINIC_DAY_STARTS and _ENDS take HH:MM."
+        ) from exc
+    if not weekdays:
+        raise ImproperlyConfigured("PUMPTRACK_CLINIC_WORKING_DAYS needs at least one day.")
+    if day_starts >= day_ends:
+        raise ImproperlyConfigured("PUMPTRACK_CLINIC_DAY_STARTS must be before _DAY_ENDS.")
+    return {"WORKING_DAYS": weekdays, "DAY_STARTS": day_starts, "DAY_ENDS": day_ends}
+
+
+# Opening hours a new clinic starts with (each clinic keeps its own, editable in the
+# Django admin). The proposed "latest safe" refill appointment falls inside them.
+PUMPTRACK_CLINIC_HOURS = _clinic_hours(
+    env.list("PUMPTRACK_CLINIC_WORKING_DAYS", default=["mon", "tue", "wed", "thu", "fri"]),
+    env("PUMPTRACK_CLINIC_DAY_STARTS", default="09:00"),
+    env("PUMPTRACK_CLINIC_DAY_ENDS", default="17:00"),
+)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -207,6 +236,20 @@ PUMPTRACK_POLICY = {
     # Reconciliation thresholds (domain §7.1 #7).
     "DISCREPANCY_ML": Decimal(env("PUMPTRACK_DISCREPANCY_ML", default="2")),
     "DISCREPANCY_RELATIVE": Decimal(env("PUMPTRACK_DISCREPANCY_RELATIVE", default="0.15")),
+    # Two consecutive same-direction discrepancies above this flag a trend (§7.1 #7).
+    "DISCREPANCY_TREND_ML": Decimal(env("PUMPTRACK_DISCREPANCY_TREND_ML", default="1")),
+    # Post-fill check on sensor pumps: programmed minus measured above this is a possible
+    # pocket fill; 20 mL reservoirs and smaller, then larger ones (§2.4, §7.1 #8).
+    "POCKET_FILL_SMALL_ML": Decimal(env("PUMPTRACK_POCKET_FILL_SMALL_ML", default="1")),
+    "POCKET_FILL_LARGE_ML": Decimal(env("PUMPTRACK_POCKET_FILL_LARGE_ML", default="2")),
+    # Days before and after a daylight-saving change that pages show a pump-clock
+    # notice for flex or scheduled-bolus programs (domain §1.6).
+    "CLOCK_CHANGE_NOTICE_DAYS_BEFORE": env.int(
+        "PUMPTRACK_CLOCK_CHANGE_NOTICE_DAYS_BEFORE", default=14
+    ),
+    "CLOCK_CHANGE_NOTICE_DAYS_AFTER": env.int(
+        "PUMPTRACK_CLOCK_CHANGE_NOTICE_DAYS_AFTER", default=14
+    ),
     # Short-interval warning (domain §7.2 #8).
     "SHORT_INTERVAL_WARNING_DAYS": env.int("PUMPTRACK_SHORT_INTERVAL_WARNING_DAYS", default=14),
 }

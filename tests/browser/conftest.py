@@ -65,3 +65,34 @@ def page(browser):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def catalogues(request):
+    """Put back the rows the data migrations load (pump models, drug products, default
+    message templates) when a transactional test's flush has emptied them.
+
+    serialized_rollback is meant to do this, but after any ordinary database test has
+    run in the session it restores them for the first transactional test only.
+    """
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    loaders = [
+        ("patients.PumpModel", "patients.migrations.0002_pump_catalogue", "load"),
+        ("refills.DrugProduct", "refills.migrations.0002_drug_catalogue", "load"),
+        (
+            "reminders.MessageTemplate",
+            "reminders.migrations.0002_default_message_templates",
+            "create_defaults",
+        ),
+    ]
+    for label, module, function in loaders:
+        if not apps.get_model(label).objects.exists():
+            getattr(import_module(module), function)(apps, None)
+    yield

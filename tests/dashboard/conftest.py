@@ -1,12 +1,14 @@
 """Fixtures for the staff pages: a second clinic, staff of each role, logged-in clients."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import Role
 from refills import services
+from refills.models import DosingMode
 from tests.conftest import program_input, refill_input
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, staff
 
@@ -66,3 +68,24 @@ def fill(pump, by, *, days_ago, dose=400, concentration=2000, added="20", residu
 @pytest.fixture
 def filler():
     return fill
+
+
+@pytest.fixture
+def flex_pump(filled_pump, nurse):
+    """The filled pump (400 mcg/day) on a flex program with the same daily total."""
+    services.drug_program_change(
+        pump=filled_pump,
+        by=nurse,
+        program=program_input(
+            400,
+            2000,
+            mode=DosingMode.FLEX,
+            flex_steps=[
+                (dt.time(0, 0), Decimal(8), Decimal(15)),  # 120 mcg
+                (dt.time(8, 0), Decimal(16), Decimal("17.5")),  # 280 mcg
+            ],
+        ),
+        reason="Flex for night spasms",
+        effective_from=timezone.now() - dt.timedelta(days=2),
+    )
+    return filled_pump

@@ -7,9 +7,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dashboard.chart import Marker, ReservoirChart, ResidualMark, render_svg
-from dashboard.scheduling import latest_safe_start
+from dashboard.scheduling import ClinicHours, latest_safe_start
 
 NY = ZoneInfo("America/New_York")
+OFFICE = ClinicHours(frozenset(range(5)), dt.time(9), dt.time(17))  # Mon–Fri 09:00–17:00
 
 
 def test_chart_module_does_not_import_django():
@@ -70,14 +71,15 @@ def test_marker_outside_the_window_is_not_drawn():
 
 def test_proposal_is_the_refill_by_date_on_a_working_day():
     now = dt.datetime(2025, 3, 3, 12, tzinfo=NY)  # a Monday
-    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 14), now=now, zone=NY)
+    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 14), now=now, zone=NY, hours=OFFICE)
     assert proposal.start == dt.datetime(2025, 3, 14, 9, tzinfo=NY)
     assert proposal.on_refill_by and not proposal.late
 
 
 def test_weekend_refill_by_moves_to_the_friday_before():
     now = dt.datetime(2025, 3, 3, 12, tzinfo=NY)
-    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 16), now=now, zone=NY)  # Sunday
+    sunday = dt.date(2025, 3, 16)
+    proposal = latest_safe_start(refill_by=sunday, now=now, zone=NY, hours=OFFICE)
     assert proposal.start.date() == dt.date(2025, 3, 14)
     assert not proposal.on_refill_by
     assert "2 day(s) before" in proposal.note
@@ -85,14 +87,14 @@ def test_weekend_refill_by_moves_to_the_friday_before():
 
 def test_refill_by_today_proposes_the_next_slot():
     now = dt.datetime(2025, 3, 5, 13, 7, tzinfo=NY)
-    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 5), now=now, zone=NY)
+    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 5), now=now, zone=NY, hours=OFFICE)
     assert proposal.start == dt.datetime(2025, 3, 5, 13, 15, tzinfo=NY)
     assert not proposal.late
 
 
 def test_passed_refill_by_is_late():
     now = dt.datetime(2025, 3, 5, 18, 30, tzinfo=NY)
-    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 5), now=now, zone=NY)
+    proposal = latest_safe_start(refill_by=dt.date(2025, 3, 5), now=now, zone=NY, hours=OFFICE)
     assert proposal.late
     assert "physician" in proposal.note
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from refills import validation as v
-from refills.forecast import flex_daily_total_mcg
+from refills.forecast import flex_daily_total_mcg, post_fill_check
 
 ERROR, WARNING, PHYSICIAN = v.Severity.ERROR, v.Severity.WARNING, v.Severity.PHYSICIAN
 
@@ -436,6 +436,97 @@ def test_domain_case_5_ismp_hourly_rate_needs_a_physician():
     # The total is also above the 1000 mcg/day limited-experience line.
     dose_findings = v.check_daily_dose(total, mode="flex", origin="spinal", age_years=40)
     assert codes(dose_findings) == ["dose_limited_experience"]
+
+
+def schedule(*steps):
+    """Flex steps as (start "HH:MM", hours) for check_flex_schedule."""
+    return lambda: v.check_flex_schedule(
+        [(dt.time.fromisoformat(start), D(str(hours))) for start, hours in steps]
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "severity", "words"),
+    [
+        case(
+            schedule(("00:00", 12), ("13:00", 11)),
+            "flex_gap",
+            ERROR,
+            "No flex step covers 12:00 to 13:00. Each step must start when the previous one ends.",
+        ),
+        case(
+            schedule(("23:00", 2), ("01:00", 20)),
+            "flex_gap",
+            ERROR,
+            "21:00 to 23:00",
+            name="gap-before-a-step-past-midnight",
+        ),
+        case(
+            schedule(("00:00", 12), ("06:00", 6), ("12:00", 12)),
+            "flex_overlap",
+            ERROR,
+            "Flex steps overlap from 06:00 to 12:00 (the steps starting at 00:00 and 06:00). "
+            "Each step must start when the previous one ends.",
+        ),
+        case(
+            schedule(("22:00", 4), ("01:00", 21)),
+            "flex_overlap",
+            ERROR,
+            "01:00 to 02:00 (the steps starting at 22:00 and 01:00)",
+            name="overlap-past-midnight",
+        ),
+        case(
+            schedule(("00:00", 30)),
+            "flex_overlap",
+            ERROR,
+            "00:00 to 06:00 (the step starting at 00:00 runs more than once round the clock)",
+            name="longer-than-a-day",
+        ),
+    ],
+)
+def test_flex_schedule_findings(call, code, severity, words):
+    assert_finding(only(call()), code, severity, words)
+
+
+def test_overlapping_flex_steps_also_leave_a_gap():
+    # 24 hours in all, but 06:00–12:00 twice and 18:00–00:00 never.
+    findings = schedule(("00:00", 12), ("06:00", 12))()
+    assert codes(findings) == ["flex_overlap", "flex_gap"]
+    assert "06:00 to 12:00" in findings[0].message
+    assert "18:00 to 00:00" in findings[1].message
+    assert all(f.field == "flex_steps" and f.blocks for f in findings)
+
+
+def test_three_flex_steps_over_one_stretch_are_named():
+    findings = schedule(("00:00", 8), ("04:00", 8), ("06:00", 8))()
+    assert "the steps starting at 00:00, 04:00 and 06:00" in findings[0].message
+
+
+def test_two_flex_steps_at_the_same_time_are_an_overlap():
+    findings = schedule(("08:00", 12), ("08:00", 12))()
+    assert codes(findings) == ["flex_overlap", "flex_gap"]
+    assert "the steps starting at 08:00 and 08:00" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("00:00", 24)],
+        [("08:00", 24)],  # one step round the clock from the pump's 08:00
+        [("00:00", 12), ("12:00", 12)],
+        [("22:00", 10), ("08:00", 14)],  # past midnight, entered out of order
+        [("00:00", 6), ("06:00", 6), ("12:00", 6), ("18:00", 6)],
+        # 1 h 20 min is 1.33 h to 0.01 h: it meets the 01:20 start within the minute.
+        [("00:00", "1.33"), ("01:20", "22.67")],
+    ],
+)
+def test_flex_steps_that_follow_one_another_pass(steps):
+    assert schedule(*steps)() == []
+
+
+@pytest.mark.parametrize("steps", [[], [("00:00", 0), ("06:00", 30)], [("00:00", -1)]])
+def test_flex_schedule_leaves_impossible_steps_to_check_flex_steps(steps):
+    assert schedule(*steps)() == []
 
 
 # --------------------------------------------------------------------------- boluses
@@ -880,6 +971,83 @@ RECON_MESSAGE = "2.5 mL more left than expected (10.5 mL found, 8.0 mL expected)
 )
 def test_discrepancy_findings(call, code, severity, words):
     assert_finding(only(call()), code, severity, words)
+
+
+# --------------------------------------------------------------------------- post-fill check
+
+
+def post_fill(capacity, measured, programmed="20", has_sensor=True):
+    check = post_fill_check(
+        capacity_ml=D(capacity), programmed_ml=D(programmed), measured_ml=D(measured)
+    )
+    return v.check_post_fill_volume(
+        has_sensor=has_sensor, capacity_ml=D(capacity), measured_ml=D(measured), check=check
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "severity", "words"),
+    [
+        case(
+            lambda: post_fill("20", "18", has_sensor=False),
+            "measured_volume_no_sensor",
+            ERROR,
+            "This pump model does not measure its reservoir volume.",
+        ),
+        case(
+            lambda: v.check_post_fill_volume(
+                has_sensor=True, capacity_ml=D("20"), measured_ml=D("20.5"), check=None
+            ),
+            "measured_volume_out_of_range",
+            ERROR,
+            "between 0 and the reservoir capacity (20 mL)",
+        ),
+        case(
+            lambda: post_fill("20", "18.9"),
+            "possible_pocket_fill",
+            WARNING,
+            "Possible pocket fill: the pump measured 18.9 mL, 1.1 mL less than was programmed",
+            "more than 1 mL is a concern",
+            "tell the physician now",
+            "The forecast will use the measured volume.",
+        ),
+        case(
+            lambda: post_fill("40", "37.9", programmed="40"),
+            "possible_pocket_fill",
+            WARNING,
+            "2.1 mL less than was programmed (more than 2 mL is a concern",
+            name="possible_pocket_fill_40ml",
+        ),
+    ],
+)
+def test_post_fill_findings(call, code, severity, words):
+    assert_finding(only(call()), code, severity, words)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "measured", "programmed"),
+    [
+        ("20", "19", "20"),  # exactly 1 mL short of a 20 mL pump: at the limit, not over it
+        ("40", "38", "40"),  # 2 mL short of a 40 mL pump
+        ("40", "38.5", "40"),  # 1.5 mL short: a concern in a 20 mL pump, not in a 40 mL one
+        ("20", "20", "19.5"),  # measured more than programmed: not a pocket fill
+    ],
+)
+def test_post_fill_within_limits_passes(capacity, measured, programmed):
+    assert post_fill(capacity, measured, programmed=programmed) == []
+
+
+def test_no_measured_volume_is_no_finding():
+    assert (
+        v.check_post_fill_volume(has_sensor=True, capacity_ml=D("20"), measured_ml=None, check=None)
+        == []
+    )
+    assert (
+        v.check_post_fill_volume(
+            has_sensor=False, capacity_ml=D("20"), measured_ml=None, check=None
+        )
+        == []
+    )
 
 
 def test_flagged_discrepancy_with_nothing_entered_needs_both():

@@ -280,6 +280,18 @@ def test_unbooked_refill_nudges_the_patient_and_stops_once_booked(pump, nurse, c
     assert seven.suppressed_reason == "A refill has been booked"
 
 
+def test_a_nudge_for_a_pump_that_was_removed_is_withheld_with_that_reason(pump, nurse):
+    from patients.services import pump_explant
+
+    fill(pump, nurse, days_ago=60)
+    nudge = Notification.objects.get(stage="unbooked-21d")
+    # Explanted by a path that leaves the outbox alone: delivery checks again.
+    pump_explant(pump=pump, explanted_on=timezone.localdate() - DAY, reason="Infection")
+    assert deliver_due() == ["cancelled"]
+    nudge.refresh_from_db()
+    assert nudge.suppressed_reason == "The patient has no active pump"
+
+
 def test_the_plan_index_is_the_only_thing_the_sweep_reads_for_reminders(filled_pump, nurse):
     appointment = book(filled_pump, nurse, timezone.now() + 20 * DAY)
     plan = ReminderPlan.objects.get(appointment=appointment)

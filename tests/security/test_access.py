@@ -127,6 +127,7 @@ def isolation_urls(rows):
         ("get", reverse("dashboard:appointment_create", args=[p])),
         ("get", reverse("dashboard:emergency_card", args=[p])),
         ("get", reverse("dashboard:emergency_card_pdf", args=[p])),
+        ("post", reverse("dashboard:pump_explant", args=[rows["pump"].pk])),
         ("post", reverse("dashboard:appointment_reschedule", args=[a])),
         ("post", reverse("dashboard:appointment_cancel", args=[a])),
         ("post", reverse("dashboard:appointment_missed", args=[a])),
@@ -156,6 +157,8 @@ def test_another_clinics_rows_are_not_found(as_user, clinic, elsewhere, physicia
             )
     elsewhere["appointment"].refresh_from_db()
     elsewhere["alert"].refresh_from_db()
+    elsewhere["pump"].refresh_from_db()
+    assert elsewhere["pump"].status == "active"
     assert elsewhere["appointment"].status == "scheduled"
     assert elsewhere["alert"].state == "open"
 

@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +32,9 @@ from patients.validators import validate_e164
 from refills import services
 from refills.models import (
     Appointment,
+    DosingMode,
     DrugProgram,
+    FlexStep,
     PumpForecast,
     PumpReport,
     Refill,
@@ -231,9 +233,13 @@ def assert_consistent() -> None:
         validate_e164(phone)
         assert not any("\x00" in text for text in texts), "NUL byte stored"
     assert not PumpForecast.objects.exclude(risk_tier__gte=1, risk_tier__lte=4).exists()
+    flex_hours = DrugProgram.objects.filter(mode=DosingMode.FLEX).annotate(
+        hours=Sum("flex_steps__hours")
+    )
+    assert not flex_hours.exclude(hours=24).exists(), "a flex program not covering 24 hours"
 
 
-COUNTED = (Patient, Caregiver, Pump, PumpReport, DrugProgram, Refill, Appointment)
+COUNTED = (Patient, Caregiver, Pump, PumpReport, DrugProgram, FlexStep, Refill, Appointment)
 
 
 def counts() -> dict:
@@ -453,17 +459,30 @@ PROGRAM_FIELDS = {
     "reason": "text",
     "override_reason": "text",
 }
+# The flex-step rows (a formset): its row counts, then two rows of steps.
+STEP_FIELDS = {
+    "steps-TOTAL_FORMS": "number",
+    "steps-INITIAL_FORMS": "number",
+    "steps-MIN_NUM_FORMS": "number",
+    "steps-MAX_NUM_FORMS": "number",
+    **{
+        f"steps-{row}-{name}": kind
+        for row in (0, 1)
+        for name, kind in (
+            ("starts_at", "time"),
+            ("hours", "number"),
+            ("rate_mcg_per_hour", "number"),
+        )
+    },
+}
 
 
-@HOSTILE_SETTINGS
-@given(bad=overrides(PROGRAM_FIELDS))
-def test_drug_program_form(doctor, clinic, physician, bad):
-    pump = _filled(clinic, physician)
+def _program_data(clinic, mode: str = "simple") -> dict:
     data = {
         "effective_from": _local(timezone.now(), clinic),
         "concentration": "2000",
         "concentration_unit": "mcg/mL",
-        "mode": "simple",
+        "mode": mode,
         "basal_daily_dose_mcg": "420",
         "bolus_dose_mcg": "0",
         "boluses_per_day": "0",
@@ -471,8 +490,43 @@ def test_drug_program_form(doctor, clinic, physician, bad):
         "reason": "Tone review",
         "override_reason": "",
     }
+    if mode == "flex":
+        # 12 h at 16 mcg/h and 12 h at 19 mcg/h: 420 mcg/day, as the simple baseline.
+        data.update(
+            {
+                "basal_daily_dose_mcg": "",
+                "steps-TOTAL_FORMS": "3",
+                "steps-INITIAL_FORMS": "0",
+                "steps-MIN_NUM_FORMS": "0",
+                "steps-MAX_NUM_FORMS": "13",
+                "steps-0-starts_at": "00:00",
+                "steps-0-hours": "12",
+                "steps-0-rate_mcg_per_hour": "16",
+                "steps-1-starts_at": "12:00",
+                "steps-1-hours": "12",
+                "steps-1-rate_mcg_per_hour": "19",
+                "steps-2-starts_at": "",
+                "steps-2-hours": "",
+                "steps-2-rate_mcg_per_hour": "",
+            }
+        )
+    return data
+
+
+@HOSTILE_SETTINGS
+@given(bad=overrides({**PROGRAM_FIELDS, **STEP_FIELDS}))
+def test_drug_program_form(doctor, clinic, physician, bad):
+    pump = _filled(clinic, physician)
     url = reverse("dashboard:program_change", args=[pump.patient_id])
-    post(doctor, url, {**data, **bad})
+    post(doctor, url, {**_program_data(clinic), **bad})
+
+
+@HOSTILE_SETTINGS
+@given(bad=overrides({**STEP_FIELDS, "mode": "text", "basal_daily_dose_mcg": "number"}))
+def test_flex_drug_program_form(doctor, clinic, physician, bad):
+    pump = _filled(clinic, physician)
+    url = reverse("dashboard:program_change", args=[pump.patient_id])
+    post(doctor, url, {**_program_data(clinic, "flex"), **bad})
 
 
 # --------------------------------------------------------------------------- refill
@@ -597,6 +651,9 @@ def test_the_valid_baselines_save(doctor, clinic, physician):
     assert post(doctor, refill_url, _refill_data(clinic)).status_code == 302
     booking_url = reverse("dashboard:appointment_create", args=[pid])
     assert post(doctor, booking_url, _booking(clinic, 10)).status_code == 302
+    program_url = reverse("dashboard:program_change", args=[pid])
+    assert post(doctor, program_url, _program_data(clinic, "flex")).status_code == 302
+    assert FlexStep.objects.filter(program__pump=pump).count() == 2
     report_url = reverse("dashboard:report_create", args=[pid])
     report = {"kind": ReportKind.CRITICAL_ALARM, "reported_at": _local(timezone.now(), clinic)}
     assert post(doctor, report_url, report).status_code == 302
