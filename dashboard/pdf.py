@@ -93,6 +93,7 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         ["Drug", card.drug],
         ["Concentration", f"{_number(card.concentration_mcg_per_ml)} mcg/mL"],
         ["Daily dose", f"{_number(card.daily_dose_mcg)} mcg/day"],
+        *([["Given as", card.dose_schedule]] if card.dose_schedule else []),
         ["Low-reservoir alarm date", _when(card.alarm_at, card)],
         ["Refill by", _when(card.refill_by, card)],
         ["Next refill appointment", _when(card.next_refill_at, card)],

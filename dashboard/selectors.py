@@ -34,6 +34,7 @@ from refills.models import (
 from refills.policy import flow_accuracy_for, policy_value
 from refills.selectors import current_fill
 from refills.services import forecast_refresh
+from refills.validation import fmt
 
 from . import alerts as alert_source
 from .chart import Marker, ReservoirChart, ResidualMark, render_svg
@@ -485,6 +486,7 @@ class EmergencyCard:
     printed_on: dt.date
     tz: dt.tzinfo
     signs: tuple[str, ...] = WITHDRAWAL_SIGNS
+    dose_schedule: str = ""  # flex steps and scheduled boluses, for the emergency team
 
 
 def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> EmergencyCard:
@@ -519,7 +521,25 @@ def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> Emerg
         next_refill_at=forecast.next_refill_at if forecast else None,
         printed_on=clinic_today(clinic, now),
         tz=clinic.tz,
+        dose_schedule=dose_schedule_text(program) if program else "",
     )
+
+
+def dose_schedule_text(program: DrugProgram) -> str:
+    """How the daily dose is given, when it is more than one steady rate."""
+    parts = []
+    if program.mode == DosingMode.FLEX:
+        parts += [
+            f"{step.starts_at:%H:%M} for {fmt(step.hours)} h at {fmt(step.rate_mcg_per_hour)} mcg/h"
+            for step in program.flex_steps.all()
+        ]
+    if program.boluses_per_day:
+        parts.append(f"{program.boluses_per_day} × {fmt(program.bolus_dose_mcg)} mcg boluses a day")
+    if program.ptm_expected_daily_mcg:
+        parts.append(
+            f"about {fmt(program.ptm_expected_daily_mcg)} mcg a day by patient-activated bolus"
+        )
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- alerts

@@ -80,3 +80,18 @@ def test_emergency_card_pdf(nurse_client, filled_pump):
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     assert len(response.content) > 1500
+
+
+def test_emergency_card_shows_how_a_flex_dose_is_given(nurse_client, flex_pump):
+    from dashboard import selectors
+
+    card = selectors.emergency_card(flex_pump.patient)
+    assert card.dose_schedule == "00:00 for 8 h at 15 mcg/h; 08:00 for 16 h at 17.5 mcg/h"
+    url = reverse("dashboard:emergency_card", args=[flex_pump.patient_id])
+    html = nurse_client.get(url).content.decode()
+    assert "Given as" in html and "08:00 for 16 h at 17.5 mcg/h" in html
+
+
+def test_emergency_card_of_a_simple_program_has_no_schedule_line(nurse_client, filled_pump):
+    url = reverse("dashboard:emergency_card", args=[filled_pump.patient_id])
+    assert "Given as" not in nurse_client.get(url).content.decode()
