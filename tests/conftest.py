@@ -1,15 +1,38 @@
 """Shared fixtures: a clinic with staff, and a patient with a filled pump."""
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, settings
 
 from accounts.models import Role
 from refills import services
 from refills.models import NeedleCheck
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, drug_product, staff
+
+# Property tests run deterministically in `make test` and CI: a fixed seed (derandomize),
+# no per-example deadline and no too_slow health check, because a loaded 2-core machine
+# makes timing meaningless. HYPOTHESIS_PROFILE=dev runs fewer, random examples locally;
+# HYPOTHESIS_PROFILE=thorough runs many more when hunting for a counterexample.
+_QUIET_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=_QUIET_CHECKS,
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=25, suppress_health_check=_QUIET_CHECKS
+)
+settings.register_profile(
+    "thorough", deadline=None, max_examples=2000, suppress_health_check=_QUIET_CHECKS
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def verify_second_factor(client, user):
