@@ -47,7 +47,8 @@ def retry_text(retry_at: dt.datetime | None, user) -> str:
 @login_required
 def otp_verify(request: HttpRequest) -> HttpResponse:
     if not two_factor.has_confirmed_device(request.user):
-        return redirect(f"{reverse('accounts:otp_setup')}?{urlencode({'next': _next_url(request)})}")
+        query = urlencode({"next": _next_url(request)})
+        return redirect(f"{reverse('accounts:otp_setup')}?{query}")
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = devices.device_check_code(user=request.user, token=form.cleaned_data["token"])

@@ -31,7 +31,14 @@ from tests.factories import CaregiverFactory, PatientFactory, PumpFactory, staff
 PASSWORD = "correct horse battery"
 DOB = dt.date(1961, 11, 23)
 # Ways a date of birth could be printed.
-DOB_FORMS = ["1961-11-23", "11/23/1961", "23/11/1961", "Nov. 23, 1961", "23 Nov 1961", "November 23"]
+DOB_FORMS = [
+    "1961-11-23",
+    "11/23/1961",
+    "23/11/1961",
+    "Nov. 23, 1961",
+    "23 Nov 1961",
+    "November 23",
+]
 # Markup of the critical-alerts strip and the nav's alert badge (a count is health data too).
 ALERT_MARKERS = ["critical-strip", "open critical", "Open critical alerts"]
 
