@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import authenticate
 
 
 class TokenForm(forms.Form):
@@ -16,3 +17,49 @@ class TokenForm(forms.Form):
         if not token.isdigit():
             raise forms.ValidationError("The code is the 6 digits shown in your app.")
         return token
+
+
+class PasswordAgainForm(forms.Form):
+    """The password once more, for a change to how this account signs in.
+
+    Checked through authenticate(), so wrong passwords count towards the
+    django-axes lockout like wrong passwords at sign-in.
+    """
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, request, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        user = self.request.user
+        again = authenticate(self.request, username=user.get_username(), password=password)
+        if again is None or again.pk != user.pk:
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+
+class DeviceAddForm(TokenForm):
+    """A code from the new authenticator, a name for it, and (when another device
+    already guards the account) the password again."""
+
+    name = forms.CharField(
+        label="Name this device (for example: work phone)",
+        max_length=64,
+        required=False,
+    )
+    password = PasswordAgainForm.base_fields["password"]
+
+    def __init__(self, *args, request, needs_password: bool, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+        if not needs_password:
+            del self.fields["password"]
+
+    clean_password = PasswordAgainForm.clean_password

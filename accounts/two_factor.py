@@ -1,23 +1,35 @@
-"""Two-factor sign-in (TOTP with django-otp).
+"""Two-factor sign-in (TOTP with django-otp): who needs it, and where a session stands.
 
 Required for roles listed in PUMPTRACK_2FA_REQUIRED_ROLES (managers and
 physicians by default: they see every patient and can override clinical
 warnings) and available to everyone who enrols.
+
+A session has completed sign-in when it has passed the second factor, or when
+the user has no confirmed device and their roles do not require one (password
+alone is then the whole sign-in). A user with a confirmed device must verify
+with it before anything else, whatever their role.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from zoneinfo import ZoneInfo
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from accounts.models import User
 
 DEVICE_NAME = "Authenticator app"
+# The key of the authenticator being enrolled lives in the session until a code
+# from it is confirmed: nothing is written to the database before that.
+PENDING_KEY_SESSION_KEY = "pumptrack_pending_totp_key"
+_SIGN_IN_COMPLETE_ATTR = "_pumptrack_sign_in_complete"
 
 
 def two_factor_required(user: User) -> bool:
@@ -25,16 +37,46 @@ def two_factor_required(user: User) -> bool:
     return user.is_superuser or user.memberships.filter(role__in=roles).exists()
 
 
-def confirmed_device(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def confirmed_devices(user: User) -> list[TOTPDevice]:
+    return list(TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk"))
 
 
-def pending_device(user: User) -> TOTPDevice:
-    """The unconfirmed device being enrolled; one at a time, made on first visit."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
-    return device
+def has_confirmed_device(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def sign_in_complete(request: HttpRequest) -> bool:
+    """Whether this session may see anything clinical (computed once per request)."""
+    cached = getattr(request, _SIGN_IN_COMPLETE_ATTR, None)
+    if cached is not None:
+        return cached
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        complete = False
+    elif user.is_verified():
+        complete = True
+    else:
+        complete = not has_confirmed_device(user) and not two_factor_required(user)
+    setattr(request, _SIGN_IN_COMPLETE_ATTR, complete)
+    return complete
+
+
+def pending_key(request: HttpRequest) -> str:
+    """The hex key of the authenticator being enrolled in this session; made on first visit."""
+    key = request.session.get(PENDING_KEY_SESSION_KEY)
+    if not key:
+        key = random_hex(20)
+        request.session[PENDING_KEY_SESSION_KEY] = key
+    return key
+
+
+def forget_pending_key(request: HttpRequest) -> None:
+    request.session.pop(PENDING_KEY_SESSION_KEY, None)
+
+
+def unsaved_device(user: User, key: str, name: str = DEVICE_NAME) -> TOTPDevice:
+    """A device object for the QR code and the code check; never saved here."""
+    return TOTPDevice(user=user, key=key, name=name or DEVICE_NAME, confirmed=False)
 
 
 def qr_code_data_uri(device: TOTPDevice) -> str:
@@ -47,3 +89,9 @@ def qr_code_data_uri(device: TOTPDevice) -> str:
 
 def secret_for_manual_entry(device: TOTPDevice) -> str:
     return base64.b32encode(device.bin_key).decode().rstrip("=")
+
+
+def user_zone(user: User) -> ZoneInfo:
+    """The zone of the user's (first) clinic, for times shown to them."""
+    name = user.memberships.order_by("clinic_id").values_list("clinic__timezone", flat=True).first()
+    return ZoneInfo(name or settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE)

@@ -36,4 +36,10 @@ urlpatterns = [
     ),
     path("two-factor/", views.otp_verify, name="otp_verify"),
     path("two-factor/setup/", views.otp_setup, name="otp_setup"),
+    path("two-factor/devices/", views.device_list, name="devices"),
+    path(
+        "two-factor/devices/<int:device_id>/remove/",
+        views.device_remove,
+        name="device_remove",
+    ),
 ]

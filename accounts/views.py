@@ -1,16 +1,24 @@
-"""Sign-in steps after the password: two-factor verification and enrolment."""
+"""Sign-in steps after the password, and the user's own authenticator devices."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import two_factor
-from accounts.forms import TokenForm
+from accounts import devices, two_factor
+from accounts.forms import DeviceAddForm, PasswordAgainForm, TokenForm
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -20,45 +28,137 @@ def _next_url(request: HttpRequest) -> str:
     return "/"
 
 
+def _to_verify(request: HttpRequest) -> HttpResponse:
+    query = urlencode({"next": _next_url(request)})
+    return redirect(f"{reverse('accounts:otp_verify')}?{query}")
+
+
+def retry_text(retry_at: dt.datetime | None, user) -> str:
+    """When the next code may be tried, in seconds if soon, else in the user's clinic zone."""
+    if retry_at is None:
+        return "You can try again now."
+    seconds = max(1, math.ceil((retry_at - timezone.now()).total_seconds()))
+    if seconds <= 120:
+        return f"You can try again in {seconds} second{'s' if seconds != 1 else ''}."
+    local = timezone.localtime(retry_at, two_factor.user_zone(user))
+    return f"You can try again at {local:%H:%M:%S} ({local.tzname()})."
+
+
 @login_required
 def otp_verify(request: HttpRequest) -> HttpResponse:
-    device = two_factor.confirmed_device(request.user)
-    if device is None:
-        return redirect("accounts:otp_setup")
+    if not two_factor.has_confirmed_device(request.user):
+        query = urlencode({"next": _next_url(request)})
+        return redirect(f"{reverse('accounts:otp_setup')}?{query}")
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            otp_login(request, device)
+        result = devices.device_check_code(user=request.user, token=form.cleaned_data["token"])
+        if result.device is not None:
+            otp_login(request, result.device)
             return redirect(_next_url(request))
-        form.add_error(
-            "token", "That code did not match. Check the time on your phone and try again."
-        )
+        if result.checked:
+            form.add_error(
+                "token",
+                "That code did not match. Check the time on your phone. "
+                + retry_text(result.retry_at, request.user),
+            )
+        else:
+            # The back-off after a wrong code: this code was not even looked at.
+            form.add_error(
+                "token",
+                "Too soon after a wrong code, so this code was not checked. "
+                + retry_text(result.retry_at, request.user),
+            )
     return render(request, "accounts/otp_verify.html", {"form": form, "next": _next_url(request)})
 
 
 @login_required
 def otp_setup(request: HttpRequest) -> HttpResponse:
-    if two_factor.confirmed_device(request.user) and request.user.is_verified():
-        messages.info(request, "Two-factor sign-in is already set up.")
-        return redirect("/")
-    device = two_factor.pending_device(request.user)
-    form = TokenForm(request.POST or None)
+    """First enrolment, or (from a verified session, with the password) another device."""
+    user = request.user
+    adding = two_factor.has_confirmed_device(user)
+    if adding and not user.is_verified():
+        # A device already guards this account: prove it before anything else.
+        return _to_verify(request)
+    key = two_factor.pending_key(request)
+    form = DeviceAddForm(request.POST or None, request=request, needs_password=adding)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        try:
+            device = devices.device_add(
+                user=user,
+                key=key,
+                token=form.cleaned_data["token"],
+                name=form.cleaned_data.get("name", ""),
+            )
+        except devices.DeviceError as exc:
+            form.add_error("token", str(exc))
+        else:
+            two_factor.forget_pending_key(request)
+            if adding:
+                messages.success(request, f'"{device.name}" was added. We emailed you about it.')
+                return redirect("accounts:devices")
             otp_login(request, device)
             messages.success(request, "Two-factor sign-in is on. You will need your app each time.")
             return redirect(_next_url(request))
-        form.add_error("token", "That code did not match. Scan the code again and retry.")
+    preview = two_factor.unsaved_device(user, key)
     return render(
         request,
         "accounts/otp_setup.html",
         {
             "form": form,
-            "qr_code": two_factor.qr_code_data_uri(device),
-            "secret": two_factor.secret_for_manual_entry(device),
-            "required": two_factor.two_factor_required(request.user),
+            "adding": adding,
+            "qr_code": two_factor.qr_code_data_uri(preview),
+            "secret": two_factor.secret_for_manual_entry(preview),
+            "required": two_factor.two_factor_required(user),
             "next": _next_url(request),
         },
     )
+
+
+@login_required
+def device_list(request: HttpRequest) -> HttpResponse:
+    if two_factor.has_confirmed_device(request.user) and not request.user.is_verified():
+        return _to_verify(request)
+    current = getattr(request.user, "otp_device", None)
+    return render(
+        request,
+        "accounts/devices.html",
+        {
+            "devices": two_factor.confirmed_devices(request.user),
+            "current_id": current.pk if isinstance(current, TOTPDevice) else None,
+            "required": two_factor.two_factor_required(request.user),
+            "zone": two_factor.user_zone(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def device_remove(request: HttpRequest, device_id: int) -> HttpResponse:
+    user = request.user
+    if not two_factor.has_confirmed_device(user):
+        raise Http404("No such device")
+    if not user.is_verified():
+        return _to_verify(request)
+    device = next((d for d in two_factor.confirmed_devices(user) if d.pk == device_id), None)
+    if device is None:
+        raise Http404("No such device")
+    form = PasswordAgainForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            remaining = devices.device_remove(user=user, device_id=device.pk)
+        except TOTPDevice.DoesNotExist as exc:
+            raise Http404("No such device") from exc
+        if remaining == 0:
+            messages.warning(
+                request,
+                f'"{device.name}" was removed. You have no authenticator now: '
+                + (
+                    "you will be asked to set one up before you can go on."
+                    if two_factor.two_factor_required(user)
+                    else "you will sign in with your password alone."
+                ),
+            )
+            return redirect("accounts:otp_setup" if two_factor.two_factor_required(user) else "/")
+        messages.success(request, f'"{device.name}" was removed. We emailed you about it.')
+        return redirect("accounts:devices")
+    return render(request, "accounts/device_remove.html", {"form": form, "device": device})

@@ -1,9 +1,13 @@
-"""What every staff page shows: open CRITICAL alerts, a stale-sweep banner, the nav's links."""
+"""What every staff page shows: open CRITICAL alerts, a stale-sweep banner, the nav's links.
+
+Only for a session that has completed sign-in (accounts.two_factor.sign_in_complete).
+"""
 
 from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
+from accounts import two_factor
 from accounts.access import PERMISSIONS
 from accounts.models import Membership
 
@@ -18,8 +22,13 @@ def staff_banners(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    if not two_factor.sign_in_complete(request):
+        # Past the password only: nothing clinical, not even a count, until the
+        # second factor is done (the set-up and verify pages extend base.html).
+        return {"sign_in_complete": False}
     stale = alert_source.sweep_is_stale()
     return {
+        "sign_in_complete": True,
         # Evaluated once, and only where a "New patient" link is drawn (1 query).
         "can_register_patients": SimpleLazyObject(lambda: _can_register_patients(user)),
         "critical_alerts": alert_source.critical_alerts_for(user),
