@@ -31,6 +31,8 @@ from .views import _require
 
 logger = logging.getLogger(__name__)
 
+EMAIL_FAILED = "The email could not be sent, so nothing was changed. Try again in a few minutes."
+
 
 def clinic_admin_view(view):
     """The clinic through the access gate (404), a manager's role there (403), clinic time."""
@@ -109,6 +111,9 @@ def clinic_staff(request, clinic):
                 )
             except ValidationError as exc:
                 forms.add_service_errors(form, exc)
+            except OSError:  # smtplib.SMTPException is one; the service saved nothing
+                logger.exception("staff invitation email for clinic %s not sent", clinic.pk)
+                form.add_error(None, EMAIL_FAILED)
             else:
                 user = result.membership.user
                 messages.success(
@@ -197,6 +202,9 @@ def staff_two_factor_reset(request, clinic, membership):
         emailed = staff_services.staff_two_factor_reset(membership=membership, by=request.user)
     except ValidationError as exc:
         return _refused(request, clinic, membership, exc)
+    except OSError:
+        logger.exception("two-factor reset email for membership %s not sent", membership.pk)
+        return _refused(request, clinic, membership, ValidationError(EMAIL_FAILED))
     messages.success(
         request,
         f"{_name(membership)}'s two-factor sign-in was reset; they set it up again at their "

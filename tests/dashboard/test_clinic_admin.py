@@ -297,9 +297,23 @@ def test_invalid_invitations_save_nothing(manager_client, clinic, fields, field)
 def test_an_email_that_cannot_be_sent_saves_nothing(manager_client, clinic, settings):
     settings.EMAIL_BACKEND = "tests.dashboard.test_clinic_admin.FailingBackend"
     before = (User.objects.count(), Membership.objects.count())
-    with pytest.raises(OSError):
-        invite(manager_client, clinic)
+    response = invite(manager_client, clinic)
+    assert response.status_code == 200
+    assert "could not be sent" in " ".join(response.context["form"].non_field_errors())
     assert (User.objects.count(), Membership.objects.count()) == before
+
+
+def test_a_reset_whose_email_cannot_be_sent_changes_nothing(
+    manager_client, clinic, physician, settings
+):
+    settings.EMAIL_BACKEND = "tests.dashboard.test_clinic_admin.FailingBackend"
+    TOTPDevice.objects.create(user=physician, name="phone", confirmed=True)
+    target = membership(physician, clinic)
+    response = manager_client.post(member_url(clinic, target, "staff_two_factor_reset"))
+    assert response.status_code == 302
+    assert TOTPDevice.objects.filter(user=physician).exists()
+    target.refresh_from_db()
+    assert target.two_factor_reset_at is None
 
 
 class FailingBackend:
