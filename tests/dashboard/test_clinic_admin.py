@@ -14,6 +14,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accounts import services as staff_services
 from accounts.models import Membership, Role, User
@@ -463,3 +466,29 @@ def test_a_clinic_template_change_is_in_the_audit_trail(manager_client, manager,
     assert manager_client.post(url, {"body": body + " See you soon."}).status_code == 302
     [entry] = audit_for(clinic, "Message template")
     assert entry.change == "created" and entry.username == manager.username
+
+
+# --------------------------------------------------------------------------- invariant
+
+ZONES = ["America/New_York", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+
+
+# The same clinic and pump across examples on purpose: each change starts from the last.
+@hypothesis_settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(margin=st.integers(min_value=3, max_value=30), zone=st.sampled_from(ZONES))
+def test_after_any_settings_change_the_stored_refill_by_keeps_the_clinic_margin(
+    filled_pump, manager, margin, zone
+):
+    """Whatever margin and zone a manager sets, the stored refill-by date is at least
+    `margin` days before the conservative alarm date in the clinic's (new) zone."""
+    from django.utils import timezone
+
+    from patients.services import clinic_settings_update
+
+    clinic = filled_pump.patient.clinic
+    clinic_settings_update(
+        clinic=clinic, by=manager, default_refill_margin_days=margin, timezone=zone
+    )
+    forecast = type(filled_pump.forecast).objects.get(pk=filled_pump.pk)
+    alarm_day = timezone.localtime(forecast.conservative_alarm_at, clinic.tz).date()
+    assert forecast.refill_by <= alarm_day - dt.timedelta(days=margin)
