@@ -50,6 +50,25 @@ def get_scoped(user: User, queryset: QuerySet, clinic_path: str, pk):
         raise Http404("Not found") from exc
 
 
+def clinic_for(user: User, clinic_id: int) -> Clinic:
+    """One of the user's clinics, else 404 (another clinic's id looks like a missing one)."""
+    try:
+        return clinics_for(user).get(pk=clinic_id)
+    except (Clinic.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such clinic") from exc
+
+
+def clinics_where(user: User, action: str) -> QuerySet[Clinic]:
+    """The user's clinics where their role there allows `action` (one membership, one join)."""
+    if not user.is_authenticated:
+        return Clinic.objects.none()
+    return (
+        Clinic.objects.filter(memberships__user=user, memberships__role__in=PERMISSIONS[action])
+        .distinct()
+        .order_by("name")
+    )
+
+
 def role_in(user: User, clinic: Clinic) -> str | None:
     return (
         Membership.objects.filter(user=user, clinic=clinic).values_list("role", flat=True).first()
@@ -77,6 +96,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "edit_templates": frozenset({Role.MANAGER}),
     "view_reports": frozenset({Role.MANAGER, Role.PHYSICIAN, Role.AUDITOR}),
     "export_audit": frozenset({Role.AUDITOR, Role.MANAGER}),
+    # Clinic administration: hours, phones, time zone, margin; staff invites, roles,
+    # deactivation and 2FA resets (dashboard/clinic_admin_views.py).
+    "manage_clinic": frozenset({Role.MANAGER}),
 }
 
 

@@ -6,6 +6,7 @@ staff page and query is scoped through these memberships.
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Role(models.TextChoices):
@@ -38,6 +39,13 @@ class Membership(models.Model):
     receives_escalations = models.BooleanField(
         default=False, help_text="Receives unacknowledged HIGH and CRITICAL alerts."
     )
+    # Set when a manager of this clinic resets the member's two-factor sign-in, so the
+    # reset is a change in this clinic's audit trail (with who did it).
+    two_factor_reset_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Granted, role changed, 2FA reset, deactivated (removed): each is a history row
+    # with the acting user, read by reports/audit.py.
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import patient_views, views
+from . import clinic_admin_views, patient_views, views
 
 app_name = "dashboard"
 
@@ -81,6 +81,25 @@ urlpatterns = [
         "pump-reports/<int:report_id>/resolve/",
         patient_views.report_resolve,
         name="report_resolve",
+    ),
+    # Clinic administration, for the clinic's managers.
+    path("clinic/", clinic_admin_views.clinic_admin_home, name="clinic_admin"),
+    path("clinic/<int:clinic_id>/", clinic_admin_views.clinic_settings, name="clinic_settings"),
+    path("clinic/<int:clinic_id>/staff/", clinic_admin_views.clinic_staff, name="clinic_staff"),
+    path(
+        "clinic/<int:clinic_id>/staff/<int:membership_id>/",
+        clinic_admin_views.staff_member,
+        name="staff_member",
+    ),
+    path(
+        "clinic/<int:clinic_id>/staff/<int:membership_id>/deactivate/",
+        clinic_admin_views.staff_deactivate,
+        name="staff_deactivate",
+    ),
+    path(
+        "clinic/<int:clinic_id>/staff/<int:membership_id>/reset-two-factor/",
+        clinic_admin_views.staff_two_factor_reset,
+        name="staff_two_factor_reset",
     ),
     path("calendar/", views.calendar, name="calendar"),
     path("alerts/", views.alert_inbox, name="alerts"),

@@ -304,11 +304,10 @@ class _Builder:
             if username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS:
                 # set_password skips the password validators on purpose: local demo only.
                 user.set_password(DEMO_PASSWORD)
-                # Staff status with view-only rights lets the demo browse the admin.
-                user.is_staff = username == DEMO_USERNAME
+                # The admin is for platform operators (superusers) only; demo staff use
+                # the app's scoped pages.
+                user.is_staff = False
                 user.save(update_fields=["password", "is_staff"])
-                if user.is_staff:
-                    user.user_permissions.set(_view_permissions())
             elif created:
                 user.set_unusable_password()
                 user.save(update_fields=["password"])

@@ -260,3 +260,55 @@ def pump_update(*, pump: Pump, **fields) -> Pump:
         pump.save(update_fields=list(fields))
         forecast_refresh(pump=pump)
     return pump
+
+
+# What a clinic's managers may change in the app; the name is the operators'.
+CLINIC_SETTINGS_FIELDS = (
+    "phone",
+    "after_hours_phone",
+    "timezone",
+    "default_refill_margin_days",
+    "working_days",
+    "day_starts",
+    "day_ends",
+)
+# These move stored forecasts: the refill-by date (margin) and the clinic's calendar
+# days (zone), so every active pump of the clinic is recomputed in the same transaction.
+_FORECAST_FIELDS = {"timezone", "default_refill_margin_days"}
+
+
+def clinic_settings_update(*, clinic: Clinic, by, **fields) -> Clinic:
+    """Change a clinic's hours, working days, phones, time zone or refill margin.
+
+    Validated by the model (field validators, clean(), constraints); nothing is saved
+    unless every field is valid. Recorded in the clinic's history with `by`.
+    """
+    from refills.services import forecast_refresh
+
+    unknown = set(fields) - set(CLINIC_SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a clinic setting: {', '.join(sorted(unknown))}")
+    changed = [name for name, value in fields.items() if getattr(clinic, name) != value]
+    if not changed:
+        return clinic
+    previous = {name: getattr(clinic, name) for name in changed}
+    for name in changed:
+        setattr(clinic, name, fields[name])
+    try:
+        clinic.full_clean()
+    except ValidationError:
+        for name, value in previous.items():
+            setattr(clinic, name, value)
+        raise
+    # full_clean() normalises phone numbers; compare again so only real changes are saved.
+    changed = [name for name in changed if getattr(clinic, name) != previous[name]]
+    if not changed:
+        return clinic
+    clinic._history_user = by
+    with transaction.atomic():
+        clinic.save(update_fields=changed)
+        if _FORECAST_FIELDS & set(changed):
+            pumps = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
+            for pump in pumps.order_by("pk"):
+                forecast_refresh(pump=pump)
+    return clinic

@@ -27,11 +27,24 @@ TRACKED: tuple[tuple[str, str, str | None], ...] = (
     ("refills.PumpReport", "pump__patient__clinic", "pump__patient"),
     ("refills.Override", "pump__patient__clinic", "pump__patient"),
     ("reminders.Alert", "clinic", "patient"),
+    # Clinic administration: staff roles granted, changed and ended, 2FA resets, and the
+    # clinic's own message texts (the all-clinics defaults belong to no clinic).
+    ("accounts.Membership", "clinic", None),
+    ("reminders.MessageTemplate", "clinic", None),
 )
 
 CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 # Bookkeeping columns that every history row has; not clinical changes.
-_IGNORED = {"history_id", "history_date", "history_change_reason", "history_type", "history_user"}
+_IGNORED = {
+    "history_id",
+    "history_date",
+    "history_change_reason",
+    "history_type",
+    "history_user",
+    # The column's attname: without it every change by a different user than the last
+    # listed "history_user_id" among the fields changed.
+    "history_user_id",
+}
 
 
 @dataclass(frozen=True)

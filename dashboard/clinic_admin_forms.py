@@ -1,0 +1,132 @@
+"""Forms for clinic administration: the clinic's settings and its staff.
+
+They parse and label input; patients.services.clinic_settings_update and
+accounts.services decide what is valid (the Clinic model's validators, clean() and
+constraints) and write. Service errors are shown under their input.
+"""
+
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+
+from accounts.models import Role
+from patients.models import WEEKDAY_CHOICES, Clinic
+
+from .forms import TimeInput
+from .patient_forms import PHONE_MAX_TYPED, add_service_errors, timezone_choices
+
+__all__ = ["ClinicSettingsForm", "InviteForm", "MembershipForm", "add_service_errors"]
+
+
+def _help(name: str) -> str:
+    return str(Clinic._meta.get_field(name).help_text)
+
+
+class ClinicSettingsForm(forms.Form):
+    phone = forms.CharField(
+        label="Phone number patients call", max_length=PHONE_MAX_TYPED, help_text=_help("phone")
+    )
+    after_hours_phone = forms.CharField(
+        label="After-hours / pump team emergency number",
+        max_length=PHONE_MAX_TYPED,
+        required=False,
+        help_text="Given to patients who feel unwell outside opening hours.",
+    )
+    timezone = forms.ChoiceField(label="Time zone", help_text=_help("timezone"))
+    default_refill_margin_days = forms.IntegerField(
+        label="Refill margin (days)",
+        min_value=3,
+        max_value=30,
+        help_text=_help("default_refill_margin_days")
+        + " Changing it recomputes every active pump's refill-by date.",
+    )
+    working_days = forms.MultipleChoiceField(
+        label="Working weekdays",
+        choices=WEEKDAY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Days the clinic sees patients. The proposed refill appointment is the "
+        "refill-by date, or the last working day before it.",
+        error_messages={"required": "Choose at least one working day."},
+    )
+    day_starts = forms.TimeField(label="Opens at", widget=TimeInput(), help_text="Clinic time.")
+    day_ends = forms.TimeField(label="Closes at", widget=TimeInput(), help_text="Clinic time.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = timezone_choices()
+        stored = self.initial.get("working_days")
+        if isinstance(stored, str):
+            self.initial["working_days"] = list(stored)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Fieldset(
+                "Phone numbers",
+                Row(
+                    Column("phone", css_class="col-md-6"),
+                    Column("after_hours_phone", css_class="col-md-6"),
+                ),
+            ),
+            Fieldset(
+                "Opening hours",
+                "working_days",
+                Row(
+                    Column("day_starts", css_class="col-6 col-md-3"),
+                    Column("day_ends", css_class="col-6 col-md-3"),
+                ),
+            ),
+            Fieldset("Time and refills", "timezone", "default_refill_margin_days"),
+        )
+
+    def clean_working_days(self) -> str:
+        return "".join(sorted(set(self.cleaned_data["working_days"])))
+
+    def settings_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["after_hours_phone"] = data.get("after_hours_phone") or ""
+        return data
+
+
+def initial_settings(clinic: Clinic) -> dict:
+    return {
+        "phone": clinic.phone,
+        "after_hours_phone": clinic.after_hours_phone,
+        "timezone": clinic.timezone,
+        "default_refill_margin_days": clinic.default_refill_margin_days,
+        "working_days": clinic.working_days,
+        "day_starts": clinic.day_starts,
+        "day_ends": clinic.day_ends,
+    }
+
+
+class MembershipForm(forms.Form):
+    role = forms.ChoiceField(label="Role at this clinic", choices=Role.choices)
+    receives_escalations = forms.BooleanField(
+        label="Receives escalations (unacknowledged HIGH and CRITICAL alerts)", required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class InviteForm(MembershipForm):
+    email = forms.EmailField(label="Email address", max_length=254)
+    first_name = forms.CharField(label="First name", max_length=150)
+    last_name = forms.CharField(label="Last name", max_length=150)
+    field_order = ["email", "first_name", "last_name", "role", "receives_escalations"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper.layout = Layout(
+            "email",
+            Row(
+                Column("first_name", css_class="col-md-6"),
+                Column("last_name", css_class="col-md-6"),
+            ),
+            Row(Column("role", css_class="col-md-6")),
+            "receives_escalations",
+        )

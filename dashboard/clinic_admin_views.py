@@ -1,0 +1,214 @@
+"""Clinic administration for the clinic's managers: settings, staff, and a link to
+the message templates (reminders/pages.py).
+
+Thin like the other dashboard views: the clinic is reached through the access gate
+(accounts.access.clinic_for: another clinic's id is a 404), the role through
+`_require(..., "manage_clinic", ...)` (any other role: 403), a staff member through
+accounts.selectors.clinic_membership (a membership of another clinic: 404). Writes
+go through patients.services and accounts.services, which record the acting user
+in the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as staff_selectors
+from accounts import services as staff_services
+from accounts.access import clinic_for, clinics_where
+from patients import services as patient_services
+
+from . import clinic_admin_forms as forms
+from .views import _require
+
+logger = logging.getLogger(__name__)
+
+EMAIL_FAILED = "The email could not be sent, so nothing was changed. Try again in a few minutes."
+
+
+def clinic_admin_view(view):
+    """The clinic through the access gate (404), a manager's role there (403), clinic time."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, clinic_id: int, *args, **kwargs):
+        clinic = clinic_for(request.user, clinic_id)
+        _require(request.user, "manage_clinic", clinic)
+        with timezone.override(clinic.tz):
+            return view(request, clinic, *args, **kwargs)
+
+    return wrapper
+
+
+def member_view(view):
+    """As clinic_admin_view, plus one membership of that clinic (another clinic's: 404)."""
+
+    @clinic_admin_view
+    @wraps(view)
+    def wrapper(request, clinic, membership_id: int, *args, **kwargs):
+        membership = staff_selectors.clinic_membership(clinic=clinic, membership_id=membership_id)
+        return view(request, clinic, membership, *args, **kwargs)
+
+    return wrapper
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
+@login_required
+def clinic_admin_home(request):
+    clinics = list(clinics_where(request.user, "manage_clinic"))
+    if not clinics:
+        raise PermissionDenied("Only clinic managers administer a clinic.")
+    if len(clinics) == 1:
+        return redirect("dashboard:clinic_settings", clinic_id=clinics[0].pk)
+    return render(request, "dashboard/clinic_admin/home.html", {"clinics": clinics})
+
+
+@clinic_admin_view
+def clinic_settings(request, clinic):
+    initial = forms.initial_settings(clinic)
+    if request.method == "POST":
+        form = forms.ClinicSettingsForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                patient_services.clinic_settings_update(
+                    clinic=clinic, by=request.user, **form.settings_fields()
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info("clinic %s settings changed by user %s", clinic.pk, request.user.pk)
+                messages.success(request, f"{clinic} settings saved.")
+                return redirect("dashboard:clinic_settings", clinic_id=clinic.pk)
+        messages.error(request, "The settings were not saved: see the messages below.")
+    else:
+        form = forms.ClinicSettingsForm(initial=initial)
+    return render(
+        request,
+        "dashboard/clinic_admin/settings.html",
+        {"clinic": clinic, "form": form, "here": "settings"},
+    )
+
+
+@clinic_admin_view
+def clinic_staff(request, clinic):
+    if request.method == "POST":
+        form = forms.InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                result = staff_services.staff_invite(
+                    clinic=clinic, by=request.user, base_url=_base_url(request), **form.cleaned_data
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            except OSError:  # smtplib.SMTPException is one; the service saved nothing
+                logger.exception("staff invitation email for clinic %s not sent", clinic.pk)
+                form.add_error(None, EMAIL_FAILED)
+            else:
+                user = result.membership.user
+                messages.success(
+                    request,
+                    f"Invitation sent to {user.email}."
+                    if result.new_account or not user.has_usable_password()
+                    else f"{user.get_full_name() or user.email} was added and told by email.",
+                )
+                return redirect("dashboard:clinic_staff", clinic_id=clinic.pk)
+        messages.error(request, "Nobody was invited: see the messages below.")
+    else:
+        form = forms.InviteForm(initial={"role": "nurse"})
+    return render(
+        request,
+        "dashboard/clinic_admin/staff.html",
+        {
+            "clinic": clinic,
+            "members": list(staff_selectors.clinic_members(clinic=clinic)),
+            "form": form,
+            "here": "staff",
+        },
+    )
+
+
+@member_view
+def staff_member(request, clinic, membership):
+    initial = {"role": membership.role, "receives_escalations": membership.receives_escalations}
+    if request.method == "POST":
+        form = forms.MembershipForm(request.POST, initial=initial)
+        if form.is_valid():
+            try:
+                staff_services.membership_update(
+                    membership=membership, by=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{_name(membership)}: saved.")
+                return redirect("dashboard:clinic_staff", clinic_id=clinic.pk)
+        messages.error(request, "Nothing was changed: see the messages below.")
+    else:
+        form = forms.MembershipForm(initial=initial)
+    return render(
+        request,
+        "dashboard/clinic_admin/member.html",
+        {
+            "clinic": clinic,
+            "membership": membership,
+            "form": form,
+            "is_self": membership.user_id == request.user.pk,
+            "here": "staff",
+        },
+    )
+
+
+def _name(membership) -> str:
+    user = membership.user
+    return user.get_full_name() or user.get_username()
+
+
+def _refused(request, clinic, membership, exc: ValidationError):
+    for message in exc.messages:
+        messages.error(request, message)
+    return redirect("dashboard:staff_member", clinic_id=clinic.pk, membership_id=membership.pk)
+
+
+@require_POST
+@member_view
+def staff_deactivate(request, clinic, membership):
+    try:
+        staff_services.membership_deactivate(membership=membership, by=request.user)
+    except ValidationError as exc:
+        return _refused(request, clinic, membership, exc)
+    messages.success(
+        request,
+        f"{_name(membership)} no longer has access to {clinic}. Their other clinics, if any, "
+        "are unchanged.",
+    )
+    return redirect("dashboard:clinic_staff", clinic_id=clinic.pk)
+
+
+@require_POST
+@member_view
+def staff_two_factor_reset(request, clinic, membership):
+    try:
+        emailed = staff_services.staff_two_factor_reset(membership=membership, by=request.user)
+    except ValidationError as exc:
+        return _refused(request, clinic, membership, exc)
+    except OSError:
+        logger.exception("two-factor reset email for membership %s not sent", membership.pk)
+        return _refused(request, clinic, membership, ValidationError(EMAIL_FAILED))
+    messages.success(
+        request,
+        f"{_name(membership)}'s two-factor sign-in was reset; they set it up again at their "
+        "next sign-in. "
+        + ("They were told by email." if emailed else "They have no email address: tell them."),
+    )
+    return redirect("dashboard:staff_member", clinic_id=clinic.pk, membership_id=membership.pk)
