@@ -49,7 +49,7 @@ from refills.models import (
     RefillByReason,
     ReportKind,
 )
-from refills.policy import flow_accuracy_for, policy_value, risk_policy
+from refills.policy import dose_change_limits, flow_accuracy_for, policy_value, risk_policy
 from refills.risk import RiskInputs, RiskPolicy, assess
 from refills.selectors import (
     current_fill,
@@ -220,6 +220,7 @@ def program_findings(
             origin=patient.spasticity_origin,
             pediatric=age < v.PEDIATRIC_AGE_YEARS,
             hours_since_last_change=hours_since,
+            limits=dose_change_limits(),
         )
     findings += v.check_age_and_indication(
         age_years=age, pump_min_age=pump.model.minimum_age_years, pump_name=pump.model.name

@@ -617,6 +617,21 @@ def change(old, new, origin="spinal", pediatric=False, hours=None):
             "withdrawal",
         ),
         case(
+            change(400, 199),
+            "dose_decrease_over_limit",
+            PHYSICIAN,
+            "falls by 50 % (400 → 199 mcg/day",
+            "A physician must confirm it",
+            name="decrease-over-50",
+        ),
+        case(
+            change(400, 200),
+            "dose_decrease_large",
+            WARNING,
+            "falls by 50 % (400 → 200 mcg/day)",
+            name="decrease-exactly-50",
+        ),
+        case(
             change(0, 100),
             "dose_restart",
             WARNING,
