@@ -201,7 +201,10 @@ class RefillForm(ConcentrationMixin, forms.Form):
     concentration, concentration_unit = concentration_fields()
     lot_number = forms.CharField(label="Lot number", max_length=50)
     lot_expiry = forms.DateField(
-        label="Lot expiry", required=False, widget=DateInput(), validators=[sane_year]
+        label="Lot expiry",
+        widget=DateInput(),
+        validators=[sane_year],
+        help_text="From the drug label. An expired lot is refused.",
     )
     volume_added_ml = _ml("Volume added (mL)")
     resulting_volume_ml = _ml(

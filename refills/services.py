@@ -387,6 +387,11 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     )
     findings += _pump_active_findings(pump)
     at = data.performed_at or now
+    findings += v.check_lot(
+        lot_number=data.lot_number,
+        lot_expiry=data.lot_expiry,
+        refill_day=timezone.localtime(at, pump.patient.clinic.tz).date(),
+    )
     previous_program = program_in_effect(pump=pump, at=at)
     new_program = data.new_program
     if new_program is None and previous_program is not None:

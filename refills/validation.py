@@ -625,6 +625,37 @@ def check_bridge_bolus(
     ]
 
 
+def check_lot(*, lot_number: str, lot_expiry: dt.date | None, refill_day: dt.date) -> list[Finding]:
+    """The drug lot and its expiry (domain.md §4.2): an expired lot is never put in a pump.
+
+    ``refill_day`` is the refill's date on the clinic's calendar; a lot is usable through
+    its expiry date.
+    """
+    findings = []
+    if not (lot_number or "").strip():
+        findings.append(
+            _error("lot_number_missing", "lot_number", "Enter the lot number from the drug label.")
+        )
+    if lot_expiry is None:
+        findings.append(
+            _error(
+                "lot_expiry_missing",
+                "lot_expiry",
+                "Enter the lot's expiry date from the drug label.",
+            )
+        )
+    elif lot_expiry < refill_day:
+        findings.append(
+            _error(
+                "lot_expired",
+                "lot_expiry",
+                f"This lot expired on {lot_expiry:%a %d %b %Y}, before the refill date "
+                f"({refill_day:%a %d %b %Y}). Do not use it: fill from a lot that is in date.",
+            )
+        )
+    return findings
+
+
 def check_needle_placement(confirmed: bool, method: str) -> list[Finding]:
     if confirmed and method:
         return []
