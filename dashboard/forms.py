@@ -901,7 +901,8 @@ class AppointmentForm(WhenMixin, forms.Form):
     notes = _text("Notes")
     override_reason = _text(
         "Override reason",
-        help_text="A refill after the refill-by date needs a physician's override and reason.",
+        help_text="A refill after the refill-by date needs a physician's override and reason; "
+        "when it has passed, the soonest visit (today or the next working day) needs none.",
     )
 
     def __init__(self, *args, zone: dt.tzinfo, **kwargs):
@@ -930,7 +931,8 @@ class RescheduleForm(WhenMixin, forms.Form):
     )
     override_reason = _text(
         "Override reason",
-        help_text="A refill after the refill-by date needs a physician's override and reason.",
+        help_text="A refill after the refill-by date needs a physician's override and reason; "
+        "when it has passed, the soonest visit (today or the next working day) needs none.",
     )
 
     def __init__(self, *args, zone: dt.tzinfo, **kwargs):

@@ -265,6 +265,10 @@ PUMPTRACK_POLICY = {
     "DOSE_DECREASE_PHYSICIAN_PCT": Decimal(
         env("PUMPTRACK_DOSE_DECREASE_PHYSICIAN_PCT", default="50")
     ),
+    # Booking a refill never needs an override up to the refill-by date or, when the
+    # clinic cannot offer a slot by then (e.g. it has passed), up to its earliest slot and
+    # this many working days after today (refills/scheduling.py).
+    "BOOKING_GRACE_WORKING_DAYS": env.int("PUMPTRACK_BOOKING_GRACE_WORKING_DAYS", default=1),
 }
 
 # --------------------------------------------------------------------------- reminders & Celery
