@@ -3,6 +3,7 @@ with its own "confirm it" text, the conservative alarm date beside the nominal o
 plain "the pump is stopped" line, the pump model's MRI precautions and overdose signs."""
 
 import base64
+import contextlib
 import dataclasses
 import re
 import zlib
@@ -30,10 +31,8 @@ def pdf_text(content: bytes) -> str:
         if data.rstrip().endswith(b"~>"):  # reportlab: ASCII85, then Flate
             body = re.sub(rb"\s", b"", data).removeprefix(b"<~").removesuffix(b"~>")
             data = base64.a85decode(body)
-        try:
+        with contextlib.suppress(zlib.error):
             data = zlib.decompress(data)
-        except zlib.error:
-            pass
         for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", data):
             text = re.sub(rb"\\([()\\])", rb"\1", literal).decode("latin-1")
             chunks.append(text)
