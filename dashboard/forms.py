@@ -201,7 +201,10 @@ class RefillForm(ConcentrationMixin, forms.Form):
     concentration, concentration_unit = concentration_fields()
     lot_number = forms.CharField(label="Lot number", max_length=50)
     lot_expiry = forms.DateField(
-        label="Lot expiry", required=False, widget=DateInput(), validators=[sane_year]
+        label="Lot expiry",
+        widget=DateInput(),
+        validators=[sane_year],
+        help_text="From the drug label. An expired lot is refused.",
     )
     volume_added_ml = _ml("Volume added (mL)")
     resulting_volume_ml = _ml(
@@ -898,7 +901,8 @@ class AppointmentForm(WhenMixin, forms.Form):
     notes = _text("Notes")
     override_reason = _text(
         "Override reason",
-        help_text="A refill after the refill-by date needs a physician's override and reason.",
+        help_text="A refill after the refill-by date needs a physician's override and reason; "
+        "when it has passed, the soonest visit (today or the next working day) needs none.",
     )
 
     def __init__(self, *args, zone: dt.tzinfo, **kwargs):
@@ -927,7 +931,8 @@ class RescheduleForm(WhenMixin, forms.Form):
     )
     override_reason = _text(
         "Override reason",
-        help_text="A refill after the refill-by date needs a physician's override and reason.",
+        help_text="A refill after the refill-by date needs a physician's override and reason; "
+        "when it has passed, the soonest visit (today or the next working day) needs none.",
     )
 
     def __init__(self, *args, zone: dt.tzinfo, **kwargs):

@@ -87,6 +87,11 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         ),
         Spacer(1, 10),
     ]
+    if card.pump_stopped:
+        story += [
+            Paragraph("The pump is stopped: it is not delivering baclofen.", alert),
+            Spacer(1, 10),
+        ]
     rows = [
         ["Pump", card.pump_description],
         ["Serial number", card.pump_serial or "—"],
@@ -94,9 +99,19 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         ["Concentration", f"{_number(card.concentration_mcg_per_ml)} mcg/mL"],
         ["Daily dose", f"{_number(card.daily_dose_mcg)} mcg/day"],
         *([["Given as", card.dose_schedule]] if card.dose_schedule else []),
-        ["Low-reservoir alarm date", _when(card.alarm_at, card)],
+        [
+            "Last refill",
+            f"{_when(card.last_refill_at, card)}. Emergency team: confirm the date of the last "
+            "refill with the pump team; a later refill may not be on this card.",
+        ],
+        [
+            "Low-reservoir alarm date",
+            f"{_when(card.conservative_alarm_at, card)} if the pump runs fast (conservative); "
+            f"{_when(card.alarm_at, card)} as programmed (nominal)",
+        ],
         ["Refill by", _when(card.refill_by, card)],
         ["Next refill appointment", _when(card.next_refill_at, card)],
+        ["MRI precautions", card.mri_precautions or "—"],
         ["Clinic", card.clinic_name],
         ["Clinic phone", _phone(card.clinic_phone)],
     ]
@@ -127,6 +142,22 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
                 Paragraph("<b>Warning signs of baclofen withdrawal</b>", body),
                 Spacer(1, 4),
                 signs,
+                Spacer(1, 8),
+                Paragraph("<b>Signs of overdose (too much baclofen)</b>", body),
+                Spacer(1, 4),
+                ListFlowable(
+                    [
+                        ListItem(Paragraph(escape(sign), body), leftIndent=12)
+                        for sign in card.overdose_signs
+                    ],
+                    bulletType="bullet",
+                    start="•",
+                ),
+                Paragraph(
+                    "Overdose needs immediate care in a monitored setting: go to the emergency "
+                    "department.",
+                    body,
+                ),
                 Spacer(1, 8),
                 Paragraph(
                     "Also call if the pump alarm sounds, or if a refill appointment is missed: "

@@ -11,46 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
 
-SLOT_MINUTES = 15
+from refills.scheduling import (
+    SLOT_MINUTES,
+    ClinicHours,
+    HasOpeningHours,
+    earliest_slot,
+    first_open_slot,
+)
 
-
-class HasOpeningHours(Protocol):
-    """What ClinicHours.of reads: patients.models.Clinic has these attributes."""
-
-    working_weekdays: frozenset[int]
-    day_starts: dt.time
-    day_ends: dt.time
-
-
-@dataclass(frozen=True)
-class ClinicHours:
-    """When a clinic sees patients: weekdays (Monday = 0) and opening hours, clinic time."""
-
-    working_days: frozenset[int]
-    day_starts: dt.time
-    day_ends: dt.time
-
-    def __post_init__(self) -> None:
-        if not self.working_days:
-            raise ValueError("A clinic needs at least one working day.")
-        if not set(self.working_days) <= set(range(7)):
-            raise ValueError("Working days are weekday numbers from 0 (Monday) to 6 (Sunday).")
-        if self.day_starts >= self.day_ends:
-            raise ValueError("The clinic must open before it closes.")
-        object.__setattr__(self, "working_days", frozenset(self.working_days))
-
-    @classmethod
-    def of(cls, clinic: HasOpeningHours) -> ClinicHours:
-        return cls(
-            working_days=frozenset(clinic.working_weekdays),
-            day_starts=clinic.day_starts,
-            day_ends=clinic.day_ends,
-        )
-
-    def is_working_day(self, day: dt.date) -> bool:
-        return day.weekday() in self.working_days
+__all__ = ["SLOT_MINUTES", "ClinicHours", "HasOpeningHours", "Proposal", "latest_safe_start"]
 
 
 @dataclass(frozen=True)
@@ -61,25 +31,6 @@ class Proposal:
     note: str
 
 
-def _next_slot(after: dt.datetime) -> dt.datetime:
-    minutes = (after.minute // SLOT_MINUTES + 1) * SLOT_MINUTES
-    return after.replace(minute=0, second=0, microsecond=0) + dt.timedelta(minutes=minutes)
-
-
-def _first_open_slot(local_now: dt.datetime, day: dt.date, hours: ClinicHours):
-    """The first slot on ``day`` that is still ahead and inside opening hours, or None."""
-    if not hours.is_working_day(day):
-        return None
-    start = dt.datetime.combine(day, hours.day_starts, tzinfo=local_now.tzinfo)
-    if start > local_now:
-        return start
-    slot = _next_slot(local_now)
-    # A slot starting at closing time is not one: the clinic is shut by then.
-    if slot.date() == day and slot.time() < hours.day_ends:
-        return slot
-    return None
-
-
 def latest_safe_start(
     *, refill_by: dt.date, now: dt.datetime, zone: dt.tzinfo, hours: ClinicHours
 ) -> Proposal:
@@ -88,7 +39,7 @@ def latest_safe_start(
     today = local_now.date()
     day = refill_by
     while day >= today:
-        start = _first_open_slot(local_now, day, hours)
+        start = first_open_slot(local_now, day, hours)
         if start is not None:
             return Proposal(
                 start=start,
@@ -98,16 +49,15 @@ def latest_safe_start(
             )
         day -= dt.timedelta(days=1)
     # The refill-by date has passed (or no opening is left before it): the earliest slot
-    # the clinic is open, today or on the next working day.
-    day = today
-    while (start := _first_open_slot(local_now, day, hours)) is None:
-        day += dt.timedelta(days=1)
+    # the clinic can offer, today or on the next working day. Booking it never needs an
+    # override (refills.scheduling.latest_day_without_override).
     return Proposal(
-        start=start,
+        start=earliest_slot(now=now, zone=zone, hours=hours),
         on_refill_by=False,
         late=True,
-        note="The refill-by date has passed: this is the earliest slot. Booking after the "
-        "refill-by date needs a physician's override with a reason.",
+        note="The refill-by date has passed, or the clinic has no opening before it: this "
+        "is the earliest slot. Book it now; a nurse or scheduler can book the soonest visit "
+        "without an override.",
     )
 
 

@@ -467,6 +467,22 @@ WITHDRAWAL_SIGNS = (
 )
 
 
+# The label's overdose signs (domain.md §1.5, §3), in plain words.
+OVERDOSE_SIGNS = (
+    "Drowsiness or sleepiness",
+    "Lightheadedness or dizziness",
+    "Slow or shallow breathing (respiratory depression)",
+    "Seizures",
+    "Floppiness (loss of muscle tone) spreading up the body",
+    "Loss of consciousness, which can progress to a coma lasting up to 72 hours",
+)
+
+# Shown when the pump model's catalogue row has no MRI precautions recorded.
+NO_MRI_NOTES = (
+    "No MRI precautions are recorded for this pump model: contact the pump team before any MRI."
+)
+
+
 @dataclass(frozen=True)
 class EmergencyCard:
     patient_name: str
@@ -487,6 +503,13 @@ class EmergencyCard:
     tz: dt.tzinfo
     signs: tuple[str, ...] = WITHDRAWAL_SIGNS
     dose_schedule: str = ""  # flex steps and scheduled boluses, for the emergency team
+    # The emergency team confirms the last refill date (domain.md §4.3, §4.4).
+    last_refill_at: dt.datetime | None = None
+    # The pessimistic alarm date (flow-accuracy allowance), beside the nominal one.
+    conservative_alarm_at: dt.datetime | None = None
+    pump_stopped: bool = False  # the program in effect delivers nothing
+    mri_precautions: str = ""
+    overdose_signs: tuple[str, ...] = OVERDOSE_SIGNS
 
 
 def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> EmergencyCard:
@@ -522,6 +545,19 @@ def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> Emerg
         printed_on=clinic_today(clinic, now),
         tz=clinic.tz,
         dose_schedule=dose_schedule_text(program) if program else "",
+        last_refill_at=(
+            Refill.objects.filter(pump=pump)
+            .order_by("-performed_at")
+            .values_list("performed_at", flat=True)
+            .first()
+            if pump
+            else None
+        ),
+        conservative_alarm_at=forecast.conservative_alarm_at if forecast else None,
+        pump_stopped=bool(
+            program and (program.mode == DosingMode.STOPPED or not program.daily_dose_mcg)
+        ),
+        mri_precautions=(pump.model.mri_notes.strip() or NO_MRI_NOTES) if pump else "",
     )
 
 

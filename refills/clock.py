@@ -1,9 +1,10 @@
 """Daylight-saving changes near a given moment, for pumps that dose by the clock.
 
 A flex program or scheduled boluses run on the pump's own clock, which does not
-follow daylight-saving changes: after one, each step starts an hour early or late
-in the patient's day until someone resets the pump clock ("Time changes may affect
-flex dosing", Saulino 2016; domain.md §1.6). Pure Python: no Django, no clock.
+follow daylight-saving changes: after one, each step starts early or late in the
+patient's day by the zone's shift (an hour in most zones, 30 minutes on Lord Howe
+Island) until someone resets the pump clock ("Time changes may affect flex
+dosing", Saulino 2016; domain.md §1.6). Pure Python: no Django, no clock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,26 @@ class ClockChange:
     @property
     def shift(self) -> timedelta:
         return self.offset_after - self.offset_before
+
+    @property
+    def direction(self) -> str:
+        return "forward" if self.shift > timedelta(0) else "back"
+
+    @property
+    def shift_text(self) -> str:
+        """The size of the change in words: "1 hour", "30 minutes", "1 hour 30 minutes"."""
+        return duration_text(abs(self.shift))
+
+
+def duration_text(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
 
 
 def clock_changes(zone: tzinfo, start: datetime, end: datetime) -> list[ClockChange]:

@@ -49,8 +49,9 @@ from refills.models import (
     RefillByReason,
     ReportKind,
 )
-from refills.policy import flow_accuracy_for, policy_value, risk_policy
+from refills.policy import dose_change_limits, flow_accuracy_for, policy_value, risk_policy
 from refills.risk import RiskInputs, RiskPolicy, assess
+from refills.scheduling import ClinicHours, earliest_slot, latest_day_without_override
 from refills.selectors import (
     current_fill,
     latest_refill,
@@ -220,6 +221,7 @@ def program_findings(
             origin=patient.spasticity_origin,
             pediatric=age < v.PEDIATRIC_AGE_YEARS,
             hours_since_last_change=hours_since,
+            limits=dose_change_limits(),
         )
     findings += v.check_age_and_indication(
         age_years=age, pump_min_age=pump.model.minimum_age_years, pump_name=pump.model.name
@@ -386,6 +388,11 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     )
     findings += _pump_active_findings(pump)
     at = data.performed_at or now
+    findings += v.check_lot(
+        lot_number=data.lot_number,
+        lot_expiry=data.lot_expiry,
+        refill_day=timezone.localtime(at, pump.patient.clinic.tz).date(),
+    )
     previous_program = program_in_effect(pump=pump, at=at)
     new_program = data.new_program
     if new_program is None and previous_program is not None:
@@ -733,19 +740,46 @@ def appointment_findings(
         )
     stored = PumpForecast.objects.filter(pump=pump).first()
     if kind == AppointmentKind.REFILL and stored and stored.refill_by:
-        local_day = timezone.localtime(scheduled_start, pump.patient.clinic.tz).date()
-        if local_day > stored.refill_by:
+        clinic = pump.patient.clinic
+        local_day = timezone.localtime(scheduled_start, clinic.tz).date()
+        # Never stand between the patient and the soonest visit: when the clinic cannot
+        # offer a slot by the refill-by date (it has passed, or the clinic is shut until
+        # after it), its earliest slot, and the next working day, need no override.
+        hours = ClinicHours.of(clinic)
+        limit = latest_day_without_override(
+            refill_by=stored.refill_by,
+            now=now,
+            zone=clinic.tz,
+            hours=hours,
+            grace_working_days=policy_value("BOOKING_GRACE_WORKING_DAYS"),
+        )
+        if local_day > limit:
             findings.append(
                 v.Finding(
                     "appointment_after_refill_by",
                     "scheduled_start",
-                    f"This is after the refill-by date ({stored.refill_by:%a %d %b %Y}, set by "
-                    f"the {stored.get_refill_by_reason_display().lower()}). The patient could "
-                    "run low before it. Choose an earlier date, or a physician must override.",
+                    _after_refill_by_message(stored, limit, now=now, clinic=clinic, hours=hours),
                     v.Severity.PHYSICIAN,
                 )
             )
     return findings
+
+
+def _after_refill_by_message(stored: PumpForecast, limit: dt.date, *, now, clinic, hours) -> str:
+    set_by = f"set by the {stored.get_refill_by_reason_display().lower()}"
+    if limit == stored.refill_by:
+        return (
+            f"This is after the refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}). "
+            "The patient could run low before it. Choose an earlier date, or a physician "
+            "must override."
+        )
+    soonest = earliest_slot(now=now, zone=clinic.tz, hours=hours)
+    return (
+        f"The refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}) has passed or comes "
+        f"before the clinic's next opening. Book the soonest visit: any day up to "
+        f"{limit:%a %d %b %Y} needs no override (the earliest slot is "
+        f"{soonest:%a %d %b %Y %H:%M}). A later date needs a physician's override."
+    )
 
 
 def appointment_book(

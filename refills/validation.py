@@ -386,6 +386,23 @@ def check_boluses(*, bolus_mcg: Decimal, per_day: int, basal_daily_mcg: Decimal)
     return findings
 
 
+@dataclass(frozen=True)
+class DoseChangeLimits:
+    """Percent limits on a change of the daily total (domain.md §7.2 #4, #9).
+
+    The defaults are domain.md's; services pass the clinic's from PUMPTRACK_POLICY.
+    """
+
+    # Increases above these need a physician (spinal 40 %, cerebral 20 %).
+    increase_physician_spinal_pct: Decimal = Decimal("40")
+    increase_physician_cerebral_pct: Decimal = Decimal("20")
+    # Any change above this (up or down) needs a reason (§7.2 #4 and #9).
+    confirm_pct: Decimal = Decimal("20")
+    # A fall above this needs a physician: an hourly-for-daily or tenfold slip looks like
+    # this, and an abrupt fall can cause withdrawal (§7.2 #9).
+    decrease_physician_pct: Decimal = Decimal("50")
+
+
 def check_dose_change(
     *,
     old_mcg: Decimal | None,
@@ -394,6 +411,7 @@ def check_dose_change(
     pediatric: bool,
     hours_since_last_change: Decimal | None,
     field: str = "basal_daily_dose_mcg",
+    limits: DoseChangeLimits = DoseChangeLimits(),  # noqa: B008 (frozen, immutable)
 ) -> list[Finding]:
     """Dose change against the program in effect (domain.md §7.2 #4 and #9)."""
     if old_mcg is not None and old_mcg <= 0 and new_mcg > 0:
@@ -411,19 +429,23 @@ def check_dose_change(
     ratio = new_mcg / old_mcg
     change_pct = (ratio - 1) * 100
     findings: list[Finding] = []
-    limit = Decimal("20") if origin == "cerebral" else Decimal("40")
+    limit = (
+        limits.increase_physician_cerebral_pct
+        if origin == "cerebral"
+        else limits.increase_physician_spinal_pct
+    )
     if change_pct > limit:
         findings.append(
             _physician(
                 "dose_increase_over_limit",
                 field,
                 f"The daily dose goes from {fmt(old_mcg)} to {fmt(new_mcg)} mcg/day "
-                f"(+{change_pct:.0f} %, ×{ratio:.1f}). Increases above {limit} % for "
+                f"(+{change_pct:.0f} %, ×{ratio:.1f}). Increases above {fmt(limit)} % for "
                 f"{origin}-origin spasticity need a physician's confirmation. "
                 "If this came from an hourly rate, check the unit.",
             )
         )
-    elif change_pct > 20:
+    elif change_pct > limits.confirm_pct:
         findings.append(
             _warning(
                 "dose_change_confirm",
@@ -432,7 +454,19 @@ def check_dose_change(
                 f"({fmt(old_mcg)} → {fmt(new_mcg)} mcg/day). Confirm the new total.",
             )
         )
-    elif change_pct < -20:
+    elif -change_pct > limits.decrease_physician_pct:
+        findings.append(
+            _physician(
+                "dose_decrease_over_limit",
+                field,
+                f"The daily dose falls by {-change_pct:.0f} % "
+                f"({fmt(old_mcg)} → {fmt(new_mcg)} mcg/day, ×{ratio:.2f}). A fall above "
+                f"{fmt(limits.decrease_physician_pct)} % can cause withdrawal and is what an "
+                "hourly rate typed as a daily dose, or a slipped decimal point, looks like: "
+                "check the entry. A physician must confirm it.",
+            )
+        )
+    elif -change_pct > limits.confirm_pct:
         findings.append(
             _warning(
                 "dose_decrease_large",
@@ -589,6 +623,37 @@ def check_bridge_bolus(
             "none is needed.",
         )
     ]
+
+
+def check_lot(*, lot_number: str, lot_expiry: dt.date | None, refill_day: dt.date) -> list[Finding]:
+    """The drug lot and its expiry (domain.md §4.2): an expired lot is never put in a pump.
+
+    ``refill_day`` is the refill's date on the clinic's calendar; a lot is usable through
+    its expiry date.
+    """
+    findings = []
+    if not (lot_number or "").strip():
+        findings.append(
+            _error("lot_number_missing", "lot_number", "Enter the lot number from the drug label.")
+        )
+    if lot_expiry is None:
+        findings.append(
+            _error(
+                "lot_expiry_missing",
+                "lot_expiry",
+                "Enter the lot's expiry date from the drug label.",
+            )
+        )
+    elif lot_expiry < refill_day:
+        findings.append(
+            _error(
+                "lot_expired",
+                "lot_expiry",
+                f"This lot expired on {lot_expiry:%a %d %b %Y}, before the refill date "
+                f"({refill_day:%a %d %b %Y}). Do not use it: fill from a lot that is in date.",
+            )
+        )
+    return findings
 
 
 def check_needle_placement(confirmed: bool, method: str) -> list[Finding]:

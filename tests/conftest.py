@@ -101,8 +101,11 @@ def refill_input(
     concentration=2000,
     **kwargs,
 ) -> services.RefillInput:
+    performed_at = performed_at or timezone.now() - dt.timedelta(minutes=1)
+    # A lot in date on the refill day: its expiry is required and an expired one refused.
+    kwargs.setdefault("lot_expiry", performed_at.date() + dt.timedelta(days=365))
     return services.RefillInput(
-        performed_at=performed_at or timezone.now() - dt.timedelta(minutes=1),
+        performed_at=performed_at,
         actual_residual_ml=Decimal(str(residual)),
         volume_added_ml=Decimal(str(added)),
         resulting_volume_ml=Decimal(str(resulting if resulting is not None else added)),

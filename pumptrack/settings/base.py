@@ -252,6 +252,23 @@ PUMPTRACK_POLICY = {
     ),
     # Short-interval warning (domain §7.2 #8).
     "SHORT_INTERVAL_WARNING_DAYS": env.int("PUMPTRACK_SHORT_INTERVAL_WARNING_DAYS", default=14),
+    # Dose change against the program in effect, in percent (domain §7.2 #4, #9): increases
+    # above 40 % (spinal) or 20 % (cerebral) and falls above 50 % need a physician; any
+    # other change above 20 % needs a reason.
+    "DOSE_INCREASE_PHYSICIAN_PCT_SPINAL": Decimal(
+        env("PUMPTRACK_DOSE_INCREASE_PHYSICIAN_PCT_SPINAL", default="40")
+    ),
+    "DOSE_INCREASE_PHYSICIAN_PCT_CEREBRAL": Decimal(
+        env("PUMPTRACK_DOSE_INCREASE_PHYSICIAN_PCT_CEREBRAL", default="20")
+    ),
+    "DOSE_CHANGE_CONFIRM_PCT": Decimal(env("PUMPTRACK_DOSE_CHANGE_CONFIRM_PCT", default="20")),
+    "DOSE_DECREASE_PHYSICIAN_PCT": Decimal(
+        env("PUMPTRACK_DOSE_DECREASE_PHYSICIAN_PCT", default="50")
+    ),
+    # Booking a refill never needs an override up to the refill-by date or, when the
+    # clinic cannot offer a slot by then (e.g. it has passed), up to its earliest slot and
+    # this many working days after today (refills/scheduling.py).
+    "BOOKING_GRACE_WORKING_DAYS": env.int("PUMPTRACK_BOOKING_GRACE_WORKING_DAYS", default=1),
 }
 
 # --------------------------------------------------------------------------- reminders & Celery

@@ -82,6 +82,8 @@ def test_nurse_refills_an_at_risk_patient_and_books_the_next_visit(
     page.get_by_role("link", name="Record a refill").first.click()
     page.get_by_label("Residual aspirated (mL)").fill("6.4")
     page.get_by_label("Lot number").fill("LOT-2000-77")
+    lot_expiry = dt.date.today() + dt.timedelta(days=365)
+    page.get_by_label("Lot expiry").fill(lot_expiry.isoformat())
     page.get_by_label("Volume added (mL)").fill("20")
     page.get_by_label("Programmed reservoir volume (mL)").fill("20")
     page.get_by_label("How needle placement was confirmed").select_option("template_stop")

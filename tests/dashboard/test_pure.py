@@ -96,7 +96,7 @@ def test_passed_refill_by_is_late():
     now = dt.datetime(2025, 3, 5, 18, 30, tzinfo=NY)
     proposal = latest_safe_start(refill_by=dt.date(2025, 3, 5), now=now, zone=NY, hours=OFFICE)
     assert proposal.late
-    assert "physician" in proposal.note
+    assert "earliest slot" in proposal.note and "without an override" in proposal.note
 
 
 def test_day_filter_uses_the_clinic_zone_and_weekday():

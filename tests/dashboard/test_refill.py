@@ -29,6 +29,7 @@ def form_data(filled_pump):
         "concentration": "2000",
         "concentration_unit": "mcg/mL",
         "lot_number": "LOT-42",
+        "lot_expiry": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
         "volume_added_ml": "20",
         "resulting_volume_ml": "20",
         "needle_placement": "template_stop",

@@ -80,7 +80,7 @@ def test_a_late_proposal_is_the_next_open_slot_not_the_middle_of_the_night():
     proposal = latest_safe_start(
         refill_by=wednesday, now=at(wednesday, 18, 30), zone=NY, hours=OFFICE
     )
-    assert proposal.late and "physician" in proposal.note
+    assert proposal.late and "without an override" in proposal.note
     assert proposal.start == at(wednesday + days(1), 9)
     friday = MONDAY + days(4)
     proposal = latest_safe_start(refill_by=MONDAY, now=at(friday, 17, 5), zone=NY, hours=OFFICE)

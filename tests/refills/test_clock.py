@@ -62,3 +62,43 @@ def test_naive_times_are_refused():
 def test_the_module_imports_no_django():
     code = "import sys, refills.clock; sys.exit(any(m.startswith('django') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+
+
+def test_lord_howe_changes_by_half_an_hour_and_says_so():
+    changes = clock_changes(
+        LORD_HOWE, dt.datetime(2025, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert [(c.at.date(), c.shift) for c in changes] == [
+        (dt.date(2025, 4, 6), dt.timedelta(minutes=-30)),
+        (dt.date(2025, 10, 5), dt.timedelta(minutes=30)),
+    ]
+    assert [(c.direction, c.shift_text) for c in changes] == [
+        ("back", "30 minutes"),
+        ("forward", "30 minutes"),
+    ]
+
+
+def test_new_york_shift_is_one_hour_in_words():
+    change = clock_change_near(
+        NY, dt.datetime(2025, 3, 1, tzinfo=UTC), days_before=14, days_after=0
+    )
+    assert (change.direction, change.shift_text) == ("forward", "1 hour")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"),
+    [
+        (30, "30 minutes"),
+        (60, "1 hour"),
+        (90, "1 hour 30 minutes"),
+        (120, "2 hours"),
+        (1, "1 minute"),
+    ],
+)
+def test_duration_text(minutes, text):
+    from refills.clock import duration_text
+
+    assert duration_text(dt.timedelta(minutes=minutes)) == text

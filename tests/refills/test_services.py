@@ -665,11 +665,12 @@ def test_program_change_keeps_the_concentration(filled_pump, nurse):
     assert "concentration_change_without_fill" in {f.code for f in caught.value.findings}
 
 
-def test_stopping_the_pump_leaves_only_the_stability_limit(filled_pump, nurse):
+def test_stopping_the_pump_leaves_only_the_stability_limit(filled_pump, physician):
+    # A stop is a 100 % fall: a physician's decision (domain.md §7.2 #9).
     stopped = dataclasses.replace(program_input(0, 2000), mode=DosingMode.STOPPED)
     services.drug_program_change(
         pump=filled_pump,
-        by=nurse,
+        by=physician,
         program=stopped,
         reason="Suspected overdose",
         override_reason="Physician ordered a stop pending review",
@@ -678,7 +679,7 @@ def test_stopping_the_pump_leaves_only_the_stability_limit(filled_pump, nurse):
     assert row.alarm_at is None and row.empty_at is None
     assert row.refill_by_reason == "drug-stability"
     assert row.refill_by == local_day(row.anchor_at) + 180 * DAY
-    assert {o.rule for o in Override.objects.all()} == {"dose_stopped", "dose_decrease_large"}
+    assert {o.rule for o in Override.objects.all()} == {"dose_stopped", "dose_decrease_over_limit"}
 
 
 def test_booking_before_refill_by_lowers_the_tier(pump, nurse):

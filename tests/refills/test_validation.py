@@ -617,6 +617,21 @@ def change(old, new, origin="spinal", pediatric=False, hours=None):
             "withdrawal",
         ),
         case(
+            change(400, 199),
+            "dose_decrease_over_limit",
+            PHYSICIAN,
+            "falls by 50 % (400 → 199 mcg/day",
+            "A physician must confirm it",
+            name="decrease-over-50",
+        ),
+        case(
+            change(400, 200),
+            "dose_decrease_large",
+            WARNING,
+            "falls by 50 % (400 → 200 mcg/day)",
+            name="decrease-exactly-50",
+        ),
+        case(
             change(0, 100),
             "dose_restart",
             WARNING,
@@ -915,6 +930,43 @@ def test_bridge_bolus_findings(call, code, severity, words):
 )
 def test_bridge_bolus_not_needed_or_recorded_passes(call):
     assert call() == []
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "severity", "words"),
+    [
+        case(
+            lambda: v.check_lot(
+                lot_number=" ", lot_expiry=dt.date(2026, 1, 1), refill_day=dt.date(2025, 6, 1)
+            ),
+            "lot_number_missing",
+            ERROR,
+            "Enter the lot number",
+        ),
+        case(
+            lambda: v.check_lot(lot_number="L1", lot_expiry=None, refill_day=dt.date(2025, 6, 1)),
+            "lot_expiry_missing",
+            ERROR,
+            "expiry date",
+        ),
+        case(
+            lambda: v.check_lot(
+                lot_number="L1", lot_expiry=dt.date(2025, 5, 31), refill_day=dt.date(2025, 6, 1)
+            ),
+            "lot_expired",
+            ERROR,
+            "expired on Sat 31 May 2025, before the refill date (Sun 01 Jun 2025)",
+            "Do not use it",
+        ),
+    ],
+)
+def test_lot_findings(call, code, severity, words):
+    assert_finding(only(call()), code, severity, words)
+
+
+def test_a_lot_is_usable_through_its_expiry_day():
+    day = dt.date(2025, 6, 1)
+    assert v.check_lot(lot_number="L1", lot_expiry=day, refill_day=day) == []
 
 
 TESTED_CODES.add("needle_not_confirmed")
