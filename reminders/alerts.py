@@ -144,7 +144,8 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             reasons.append("Label risk factor: " + ", ".join(label_factors))
         result.findings[AlertKind.UNBOOKED_REFILL] = Finding(
             AlertKind.UNBOOKED_REFILL,
-            max(int(r["tier"]) for r in unbooked),
+            # The patient's tier: worse news (symptoms, a missed visit) makes it more urgent.
+            max(risk_tier, *(int(r["tier"]) for r in unbooked)),
             reasons,
             occasion=f"refill-by:{forecast.refill_by.isoformat()}",
         )
