@@ -238,3 +238,30 @@ def test_a_work_up_that_found_the_cause_needs_the_finding(pump, nurse):
         discrepancy_cause="Interrogation: the last fill was programmed as 18 mL, not 20 mL.",
     )
     assert "discrepancy" not in codes(pump)
+
+
+# --------------------------------------------------------------------------- #7 one source
+
+
+def test_the_work_queue_window_is_one_setting_for_the_tier_and_the_alert(
+    pump, nurse, clock, settings
+):
+    """PUMPTRACK_POLICY WORK_QUEUE_DTA_DAYS moves the tier's rule and the staff alert
+    together (on the base the alert kept its own 14/21-day copy in REMINDERS)."""
+    settings.PUMPTRACK_POLICY = {**settings.PUMPTRACK_POLICY, "WORK_QUEUE_DTA_DAYS": 40}
+    start_and_fill(pump, nurse, days_ago=20)  # about 58 days to the conservative alarm
+    alarm = stored(pump).conservative_alarm_at
+    refill_by = stored(pump).refill_by
+    opens = min(
+        dt.datetime.combine(refill_by - 40 * DAY, dt.time.min, tzinfo=pump.patient.clinic.tz),
+        alarm - 40 * DAY,
+    )
+    assert opens > timezone.now()
+    assert stored(pump).reassess_at == opens
+    assert not [a for a in open_alerts(pump) if a.kind == "unbooked-refill"]
+    clock.move_to(opens)
+    services.forecast_reassess_due()
+    assert "unbooked-alarm-approaching" in codes(pump)
+    alert = next(a for a in open_alerts(pump) if a.kind == "unbooked-refill")
+    assert alert.severity == stored(pump).risk_tier == Tier.MODERATE
+    assert_alerts_agree_with_the_tier(pump)
