@@ -12,7 +12,7 @@ from patients import services as patient_services
 from refills import services
 from refills.models import ReportKind
 from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve, start_of_day
-from reminders.models import Alert, Notification, PumpWatch
+from reminders.models import Alert, Notification
 from tests.conftest import refill_input
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, pump_model, staff
 from tests.reminders.conftest import DAY, NY, book, fill, sweep
