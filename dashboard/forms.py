@@ -265,6 +265,14 @@ class RefillForm(ConcentrationMixin, forms.Form):
     discrepancy_action = forms.ChoiceField(
         label="Discrepancy action", choices=DiscrepancyAction.choices, required=False
     )
+    remeasured_residual_ml = _ml(
+        "Residual measured a second time (mL)",
+        required=False,
+        help_text='Needed for "entry error": it must reconcile within tolerance.',
+    )
+    discrepancy_cause = _text(
+        "What the work-up found", help_text='Needed for "the work-up found the cause".'
+    )
     symptom_screen_done = forms.BooleanField(
         label="Withdrawal and overdose signs reviewed with the patient or caregiver",
         required=False,
@@ -368,6 +376,10 @@ class RefillForm(ConcentrationMixin, forms.Form):
                     Column("discrepancy_action", css_class="col-md-4"),
                 ),
                 Row(
+                    Column("remeasured_residual_ml", css_class="col-md-4"),
+                    Column("discrepancy_cause", css_class="col-md-8"),
+                ),
+                Row(
                     Column("second_checker", css_class="col-md-4"),
                     Column("notes", css_class="col-md-8"),
                 ),
@@ -466,6 +478,8 @@ class RefillForm(ConcentrationMixin, forms.Form):
             measured_volume_after_fill_ml=data.get("measured_volume_after_fill_ml"),
             discrepancy_assessment=data.get("discrepancy_assessment", ""),
             discrepancy_action=data.get("discrepancy_action", ""),
+            remeasured_residual_ml=data.get("remeasured_residual_ml"),
+            discrepancy_cause=data.get("discrepancy_cause", ""),
             symptom_screen_done=bool(data.get("symptom_screen_done")),
             notes=data.get("notes", ""),
             second_checker=data.get("second_checker"),

@@ -30,6 +30,7 @@ from patients.models import (
 )
 from patients.validators import normalize_phone
 from refills.models import ReportKind
+from refills.policy import replacement_warning
 
 from .forms import DATETIME_LOCAL, DateInput, DateTimeLocalInput
 
@@ -425,7 +426,8 @@ class PumpEditForm(forms.Form):
         label="Planned replacement date",
         required=False,
         widget=DateInput(),
-        help_text="The refill-by date will not fall after it.",
+        help_text="The refill-by date will not fall after it. Plan it well before the pump's "
+        "end of service: a date after end of service is not a replacement plan.",
     )
 
     FIELDS = ("alarm_volume_ml", "eri_on", "planned_replacement_on")
@@ -458,6 +460,23 @@ class PumpEditForm(forms.Form):
 
     def clean_planned_replacement_on(self):
         return self._not_absurd("planned_replacement_on")
+
+    def clean(self):
+        data = super().clean()
+        # Saved, but said plainly: a date after end of service is not a plan, and one less
+        # than 90 days before it is too late (domain §7.1 #9). The tier says it too.
+        self.replacement_warning = ""
+        planned = data.get("planned_replacement_on")
+        if planned is not None and "eri_on" not in self.errors:
+            pump = Pump(
+                model=self.pump.model,
+                implanted_on=self.pump.implanted_on,
+                eri_on=data.get("eri_on"),
+            )
+            self.replacement_warning = replacement_warning(
+                planned_on=planned, end_of_service_on=pump.end_of_service_on, today=self.today
+            )
+        return data
 
     def changed_fields(self) -> dict:
         """Only what differs from the stored pump, so history records real changes."""

@@ -317,6 +317,8 @@ def pump_edit(request, pump, allowed):
             else:
                 logger.info("pump %s edited by user %s", pump.pk, request.user.pk)
                 messages.success(request, "Pump details saved. The forecast is updated.")
+                if form.replacement_warning:
+                    messages.warning(request, form.replacement_warning)
                 return redirect("dashboard:patient", patient_id=patient.pk)
         _not_saved(request, "The pump was not changed")
     else:

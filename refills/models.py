@@ -164,8 +164,21 @@ class DiscrepancyAction(models.TextChoices):
     WORKUP = "workup", "Pump and catheter work-up ordered"
     IMAGING = "imaging", "Catheter imaging ordered"
     PHYSICIAN = "physician", "Physician notified"
-    ENTRY_ERROR = "entry_error", "Explained: entry or programming error corrected"
-    OBSERVE = "observe", "Explained; observe at next refill"
+    ENTRY_ERROR = (
+        "entry_error",
+        "Explained: entry error, confirmed by a second measurement of the residual",
+    )
+    CAUSE_FOUND = "cause_found", "Explained: the work-up found the cause (say what it found)"
+    OBSERVE = "observe", "Not explained: observe at the next refill (stays flagged until then)"
+
+
+# Only these explain a flagged discrepancy, and only with their evidence: a second
+# measurement within tolerance for an entry error, the finding for a work-up (domain
+# §7.1 #7, §8). Anything else leaves the patient at least HIGH until a later refill
+# reconciles within tolerance.
+EXPLAINED_DISCREPANCY_ACTIONS = frozenset(
+    {DiscrepancyAction.ENTRY_ERROR, DiscrepancyAction.CAUSE_FOUND}
+)
 
 
 class Refill(models.Model):
@@ -244,6 +257,19 @@ class Refill(models.Model):
     discrepancy_action = models.CharField(
         max_length=20, choices=DiscrepancyAction.choices, blank=True
     )
+    remeasured_residual_ml = models.DecimalField(
+        "residual measured a second time (mL)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Confirms an entry error: the second measurement must reconcile.",
+    )
+    discrepancy_cause = models.TextField(
+        "what the work-up found",
+        blank=True,
+        help_text="Needed when the work-up found the cause of the discrepancy.",
+    )
     measured_volume_after_fill_ml = models.DecimalField(
         "reservoir volume the pump measured after the fill (mL)",
         max_digits=5,
@@ -294,6 +320,15 @@ class Refill(models.Model):
 
     def __str__(self) -> str:
         return f"Refill of {self.pump} at {self.performed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def discrepancy_explained(self) -> bool:
+        """The flagged discrepancy was explained with its evidence (see the actions)."""
+        if self.discrepancy_action == DiscrepancyAction.ENTRY_ERROR:
+            return self.remeasured_residual_ml is not None
+        if self.discrepancy_action == DiscrepancyAction.CAUSE_FOUND:
+            return bool(self.discrepancy_cause.strip())
+        return False
 
     @property
     def volume_in_reservoir_ml(self) -> Decimal:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from refills.risk import RiskPolicy
+from refills.risk import RiskPolicy, replacement_date_warning
 from refills.validation import DoseChangeLimits
 
 
@@ -21,9 +21,39 @@ def flow_accuracy_for(pump_model) -> Decimal:
     return Decimal(policy_value("FLOW_ACCURACY"))
 
 
+# RiskPolicy field <- PUMPTRACK_POLICY key: the one source of each tier and alert threshold.
+RISK_POLICY_SETTINGS = {
+    "critical_empty_within_days": "CRITICAL_EMPTY_DAYS",
+    "unbooked_high_dta_days": "UNBOOKED_HIGH_DTA_DAYS",
+    "risk_factor_dta_days": "RISK_FACTOR_DTA_DAYS",
+    "unbooked_moderate_dta_days": "WORK_QUEUE_DTA_DAYS",
+    "appointment_margin_days": "MARGIN_DAYS",
+    "appointment_margin_risk_days": "MARGIN_DAYS_AT_RISK",
+    "discrepancy_abs_ml": "DISCREPANCY_ML",
+    "discrepancy_rel": "DISCREPANCY_RELATIVE",
+    "eos_critical_days": "EOS_CRITICAL_DAYS",
+    "eos_prompt_days": "EOS_PROMPT_DAYS",
+    "replacement_min_days_before_eos": "REPLACEMENT_MIN_DAYS_BEFORE_EOS",
+    "moderate_other_factor_count": "MODERATE_OTHER_FACTOR_COUNT",
+}
+
+
 def risk_policy() -> RiskPolicy:
-    overrides = settings.PUMPTRACK_POLICY.get("RISK", {})
-    return RiskPolicy(**overrides)
+    """The tier's thresholds from PUMPTRACK_POLICY; the staff alerts read the same object."""
+    policy = settings.PUMPTRACK_POLICY
+    values = {field: policy[key] for field, key in RISK_POLICY_SETTINGS.items() if key in policy}
+    return RiskPolicy(**values)
+
+
+def running_out_alert_days() -> int:
+    return int(policy_value("RUNNING_OUT_ALERT_DAYS"))
+
+
+def replacement_warning(*, planned_on, end_of_service_on, today) -> str:
+    """The pump form's warning for a planned replacement date (domain §7.1 #9); "" if fine."""
+    return replacement_date_warning(
+        planned_on, end_of_service_on=end_of_service_on, today=today, policy=risk_policy()
+    )
 
 
 def dose_change_limits() -> DoseChangeLimits:

@@ -21,6 +21,18 @@ Decisions callers must know:
   barrier itself when present, as ``Patient.other_risk_factors`` does).
 - ``oral_bridge`` is accepted and deliberately ignored: an oral prescription
   never lowers the tier (domain §5, §8).
+- A replacement counts as planned only when one of ``replacement_dates`` falls
+  between today and the end of service (domain §7.1 #9): a date after the end of
+  service, or one that has passed with the pump still in place, is not a plan,
+  and says so as a reason of its own. A plan less than
+  ``replacement_min_days_before_eos`` before the end of service is a warning
+  (MODERATE); end of service within ``eos_prompt_days`` with no plan is the
+  ~6-month prompt (MODERATE), within ``eos_critical_days`` it is CRITICAL.
+- The clinic work-queue point (``unbooked_moderate_dta_days``, §8 "DTA <= 21 days
+  with no appointment") also opens when the refill-by date itself is that close,
+  so a refill-by date set by drug stability, a replacement or end of service
+  long before the alarm is never passed in silence; a refill-by date that has
+  passed with nothing booked before it is HIGH.
 - Unbooked with the conservative alarm more than ``unbooked_moderate_dta_days``
   away is LOW ("not-yet-due"): §8 defines LOW only for booked patients, but
   calling every freshly refilled patient MODERATE would drown the real ones.
@@ -64,6 +76,7 @@ class ReasonCode(StrEnum):
     DISCREPANCY = "discrepancy"
     NONCRITICAL_ALARM = "noncritical-alarm"
     ERI_NO_REPLACEMENT = "eri-no-replacement"
+    REFILL_BY_PASSED = "refill-by-passed"
     # MODERATE
     APPOINTMENT_INSIDE_MARGIN = "appointment-inside-margin"
     APPOINTMENT_AFTER_REFILL_BY = "appointment-after-refill-by"
@@ -72,6 +85,10 @@ class ReasonCode(StrEnum):
     END_OF_SERVICE_BEFORE_ALARM = "end-of-service-before-alarm"
     OTHER_RISK_FACTORS = "other-risk-factors"
     UNBOOKED_ALARM_APPROACHING = "unbooked-alarm-approaching"
+    END_OF_SERVICE_APPROACHING = "end-of-service-approaching"
+    REPLACEMENT_LATE = "replacement-late"
+    REPLACEMENT_AFTER_END_OF_SERVICE = "replacement-after-end-of-service"
+    REPLACEMENT_DATE_PASSED = "replacement-date-passed"
     # LOW (given only when nothing above fired, to say why the tier is low)
     BOOKED_WITH_MARGIN = "booked-with-margin"
     NOT_YET_DUE = "not-yet-due"
@@ -97,6 +114,12 @@ class RiskPolicy:
     discrepancy_rel: Decimal = Decimal("0.15")
     # CRITICAL when end of service is this close and no replacement is booked.
     eos_critical_days: int = 30
+    # MODERATE (the ~6-month prompt, §7.1 #9) when end of service is this close and no
+    # replacement is planned.
+    eos_prompt_days: int = 180
+    # A replacement planned less than this many days before end of service is a warning
+    # (§7.1 #9: at least 90 days before).
+    replacement_min_days_before_eos: int = 90
     # MODERATE at this many "other" risk factors.
     moderate_other_factor_count: int = 2
 
@@ -129,6 +152,11 @@ class RiskInputs:
     completed refill or a new booking.
     ``last_discrepancy_flagged``: the last reconciliation was flagged and is
     still unexplained (clear it when staff record an explanation).
+    ``eri_reached`` or ``eri_on`` (a date, reached from that day on): the elective
+    replacement indicator.
+    ``replacement_dates``: every planned replacement date (the pump's planned
+    replacement date and each scheduled replacement appointment's clinic date);
+    only one between today and end of service counts as a plan.
     """
 
     now: datetime
@@ -149,7 +177,8 @@ class RiskInputs:
     transport_barrier: bool = False
     end_of_service_on: date | None = None
     eri_reached: bool = False
-    replacement_planned: bool = False
+    eri_on: date | None = None
+    replacement_dates: tuple[date, ...] = ()
     oral_bridge: bool = False
     clinic_tz: tzinfo | None = None
 
@@ -159,7 +188,7 @@ class RiskInputs:
             value = getattr(self, name)
             if value is not None:
                 _require_aware(value, name)
-        for name in ("today", "refill_by", "end_of_service_on"):
+        for name in ("today", "refill_by", "end_of_service_on", "eri_on"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, datetime) or not isinstance(value, date)):
                 raise TypeError(f"{name} must be a date, not {type(value).__name__}")
@@ -170,6 +199,11 @@ class RiskInputs:
         # Lists from a queryset or a form would make the dataclass unhashable.
         object.__setattr__(self, "label_risk_factors", tuple(self.label_risk_factors))
         object.__setattr__(self, "other_risk_factors", tuple(self.other_risk_factors))
+        dates = tuple(sorted(self.replacement_dates))
+        for value in dates:
+            if isinstance(value, datetime) or not isinstance(value, date):
+                raise TypeError("replacement_dates must hold dates")
+        object.__setattr__(self, "replacement_dates", dates)
 
 
 @dataclass(frozen=True)
@@ -247,6 +281,74 @@ def _is_when(day: date, today: date) -> str:
 
 def _ml_text(value: Decimal) -> str:
     return f"{abs(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} mL"
+
+
+# --- replacement plan ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplacementPlan:
+    """Which planned replacement dates count (domain §7.1 #9, §8).
+
+    ``planned_on`` is the earliest date from today up to end of service (on the
+    day itself included): the plan. ``after_end_of_service`` and ``passed`` are
+    the dates that do not count and why.
+    """
+
+    planned_on: date | None
+    after_end_of_service: tuple[date, ...]
+    passed: tuple[date, ...]
+
+
+def replacement_plan(
+    replacement_dates: tuple[date, ...] | list[date],
+    *,
+    end_of_service_on: date | None,
+    today: date,
+) -> ReplacementPlan:
+    dates = sorted(set(replacement_dates))
+    passed = tuple(d for d in dates if d < today)
+    after = tuple(
+        d for d in dates if d >= today and end_of_service_on is not None and d > end_of_service_on
+    )
+    valid = [d for d in dates if d >= today and d not in after]
+    return ReplacementPlan(
+        planned_on=valid[0] if valid else None, after_end_of_service=after, passed=passed
+    )
+
+
+def replacement_date_warning(
+    planned_on: date | None,
+    *,
+    end_of_service_on: date | None,
+    today: date,
+    policy: RiskPolicy | None = None,
+) -> str:
+    """The warning a form shows for a planned replacement date; "" when it is fine.
+
+    A date after end of service is not a plan; one less than
+    ``policy.replacement_min_days_before_eos`` before it is too late (§7.1 #9).
+    """
+    policy = policy or DEFAULT_POLICY
+    if planned_on is None or end_of_service_on is None:
+        return ""
+    eos_text = _day_text(end_of_service_on, today)
+    if planned_on > end_of_service_on:
+        return (
+            f"The planned replacement ({_day_text(planned_on, today)}) is after the pump's end "
+            f"of service or automatic shut-down ({eos_text}): the pump stops before it is "
+            "replaced. It does not count as a replacement plan; book the replacement "
+            f"at least {policy.replacement_min_days_before_eos} days before {eos_text}."
+        )
+    gap = (end_of_service_on - planned_on).days
+    if gap < policy.replacement_min_days_before_eos:
+        return (
+            f"The planned replacement ({_day_text(planned_on, today)}) is only "
+            f"{_plural(gap, 'day')} before the pump's end of service or automatic shut-down "
+            f"({eos_text}); plan it at least {policy.replacement_min_days_before_eos} days "
+            "before, so a postponed operation does not leave the patient without a pump."
+        )
+    return ""
 
 
 # --- the rules -----------------------------------------------------------------------
@@ -336,11 +438,10 @@ def _evaluate(
             "refill (under-delivery), and symptoms are reported",
         )
     eos = inputs.end_of_service_on
-    if (
-        eos is not None
-        and not inputs.replacement_planned
-        and (eos - today).days <= policy.eos_critical_days
-    ):
+    plan = replacement_plan(inputs.replacement_dates, end_of_service_on=eos, today=today)
+    planned = plan.planned_on is not None
+    eri_reached = inputs.eri_reached or (inputs.eri_on is not None and inputs.eri_on <= today)
+    if eos is not None and not planned and (eos - today).days <= policy.eos_critical_days:
         add(
             Tier.CRITICAL,
             ReasonCode.END_OF_SERVICE_SOON,
@@ -348,6 +449,18 @@ def _evaluate(
         )
 
     # HIGH.
+    refill_by_passed = not booked_in_time and refill_by is not None and refill_by < today
+    refill_by_near = (
+        not booked_in_time
+        and refill_by is not None
+        and (refill_by - today).days <= policy.unbooked_moderate_dta_days
+    )
+    if refill_by_passed:
+        add(
+            Tier.HIGH,
+            ReasonCode.REFILL_BY_PASSED,
+            f"{unbooked_text} and the refill-by date {_is_when(refill_by, today)}",
+        )
     unbooked_soon = not booked_in_time and within(policy.unbooked_high_dta_days)
     if unbooked_soon:
         add(
@@ -395,7 +508,7 @@ def _evaluate(
             "A non-critical (single-tone) pump alarm was reported: low reservoir or "
             "replacement due",
         )
-    if inputs.eri_reached and not inputs.replacement_planned:
+    if eri_reached and not planned:
         add(
             Tier.HIGH,
             ReasonCode.ERI_NO_REPLACEMENT,
@@ -444,6 +557,39 @@ def _evaluate(
             f"The pump reaches end of service ({_day_text(eos, today)}) before the "
             f"conservative alarm date ({_day_text(alarm_day, today)})",
         )
+    # The ~6-month prompt; not listed again once the CRITICAL rule above fired.
+    if (
+        eos is not None
+        and not planned
+        and policy.eos_critical_days < (eos - today).days <= policy.eos_prompt_days
+    ):
+        add(
+            Tier.MODERATE,
+            ReasonCode.END_OF_SERVICE_APPROACHING,
+            f"The pump's end of service or automatic shut-down {_is_when(eos, today)} and no "
+            "replacement is planned before it",
+        )
+    if plan.planned_on is not None:
+        late = replacement_date_warning(
+            plan.planned_on, end_of_service_on=eos, today=today, policy=policy
+        )
+        if late:
+            add(Tier.MODERATE, ReasonCode.REPLACEMENT_LATE, late)
+    elif plan.after_end_of_service:
+        add(
+            Tier.MODERATE,
+            ReasonCode.REPLACEMENT_AFTER_END_OF_SERVICE,
+            replacement_date_warning(
+                plan.after_end_of_service[0], end_of_service_on=eos, today=today, policy=policy
+            ),
+        )
+    if plan.planned_on is None and plan.passed:
+        add(
+            Tier.MODERATE,
+            ReasonCode.REPLACEMENT_DATE_PASSED,
+            f"The planned replacement date ({_day_text(plan.passed[-1], today)}) has passed "
+            "and the pump is still recorded as in place",
+        )
     if len(inputs.other_risk_factors) >= policy.moderate_other_factor_count:
         add(
             Tier.MODERATE,
@@ -452,17 +598,19 @@ def _evaluate(
             f"{', '.join(inputs.other_risk_factors)}",
         )
     # Only the step before the HIGH unbooked rules, so one gap is not listed twice.
+    # This is also the clinic work-queue point of §8; the refill-by date opens it too.
     if (
         not booked_in_time
         and not unbooked_soon
         and not risk_factor_unbooked
-        and within(policy.unbooked_moderate_dta_days)
+        and not refill_by_passed
+        and (within(policy.unbooked_moderate_dta_days) or refill_by_near)
     ):
-        add(
-            Tier.MODERATE,
-            ReasonCode.UNBOOKED_ALARM_APPROACHING,
-            f"{unbooked_text} and the conservative alarm date {alarm_text}",
-        )
+        if within(policy.unbooked_moderate_dta_days):
+            text = f"{unbooked_text} and the conservative alarm date {alarm_text}"
+        else:
+            text = f"{unbooked_text} and the refill-by date {_is_when(refill_by, today)}"
+        add(Tier.MODERATE, ReasonCode.UNBOOKED_ALARM_APPROACHING, text)
 
     if reasons:
         return tuple(reasons)
@@ -514,9 +662,19 @@ def _time_thresholds(inputs: RiskInputs, policy: RiskPolicy, zone: tzinfo) -> li
     empty_at = _utc(inputs.empty_at)
     if empty_at is not None:
         instants.append(empty_at - timedelta(days=policy.critical_empty_within_days))
-    if inputs.end_of_service_on is not None:
-        eos_alert_on = inputs.end_of_service_on - timedelta(days=policy.eos_critical_days)
-        instants.append(_start_of_day(eos_alert_on, zone))
+    eos = inputs.end_of_service_on
+    if eos is not None:
+        for days in (policy.eos_critical_days, policy.eos_prompt_days):
+            instants.append(_start_of_day(eos - timedelta(days=days), zone))
+    if inputs.eri_on is not None:
+        instants.append(_start_of_day(inputs.eri_on, zone))
+    for day in inputs.replacement_dates:
+        # A replacement date counts until its day ends.
+        instants.append(_start_of_day(day + timedelta(days=1), zone))
+    if inputs.refill_by is not None:
+        near = inputs.refill_by - timedelta(days=policy.unbooked_moderate_dta_days)
+        instants.append(_start_of_day(near, zone))
+        instants.append(_start_of_day(inputs.refill_by + timedelta(days=1), zone))
     appointment_at = _utc(inputs.next_refill_appointment_at)
     if appointment_at is not None:
         appointment_day = appointment_at.astimezone(zone).date()

@@ -82,3 +82,43 @@ def next_refill_appointment(*, pump: Pump, after: dt.datetime | None = None) -> 
     if after is not None:
         qs = qs.filter(scheduled_start__gte=after)
     return qs.order_by("scheduled_start").first()
+
+
+def replacement_dates(*, pump: Pump) -> tuple[dt.date, ...]:
+    """Every planned replacement date: the pump's own, and each scheduled replacement
+    appointment's day in the clinic zone. refills.risk.replacement_plan says which count."""
+    tz = pump.patient.clinic.tz
+    dates = {
+        start.astimezone(tz).date()
+        for start in Appointment.objects.filter(
+            pump=pump, kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.SCHEDULED
+        ).values_list("scheduled_start", flat=True)
+    }
+    if pump.planned_replacement_on:
+        dates.add(pump.planned_replacement_on)
+    return tuple(sorted(dates))
+
+
+# How far back an unexplained discrepancy is looked for across refills without a
+# reconciliation (a first fill, a refill after a gap): enough for years of refills.
+DISCREPANCY_LOOKBACK_REFILLS = 24
+
+
+def outstanding_discrepancy(*, pump: Pump) -> Refill | None:
+    """The refill whose flagged discrepancy is still unexplained, if any (domain §8).
+
+    Newest first: a refill that reconciled within tolerance, or whose discrepancy
+    was explained with its evidence, settles it; a flagged one that was not
+    explained (work-up ordered, "observe at the next refill"...) is outstanding.
+    A refill with no reconciliation (no expected residual) says nothing either way,
+    so the flag carries across it.
+    """
+    refills = Refill.objects.filter(pump=pump).order_by("-performed_at")[
+        :DISCREPANCY_LOOKBACK_REFILLS
+    ]
+    for refill in refills:
+        if refill.discrepancy_flagged:
+            return None if refill.discrepancy_explained else refill
+        if refill.expected_residual_ml is not None or refill.discrepancy_ml is not None:
+            return None
+    return None

@@ -33,6 +33,7 @@ from refills.forecast import (
     post_fill_check,
     reconcile,
 )
+from refills.models import EXPLAINED_DISCREPANCY_ACTIONS as MODEL_EXPLAINED_ACTIONS
 from refills.models import (
     Appointment,
     AppointmentKind,
@@ -56,13 +57,14 @@ from refills.selectors import (
     current_fill,
     latest_refill,
     next_refill_appointment,
+    outstanding_discrepancy,
     program_in_effect,
+    replacement_dates,
 )
 
-# Actions that say the discrepancy has been explained, so it no longer raises the tier.
-EXPLAINED_DISCREPANCY_ACTIONS = frozenset(
-    {DiscrepancyAction.ENTRY_ERROR, DiscrepancyAction.OBSERVE}
-)
+# Actions that say the discrepancy has been explained, so it no longer raises the tier;
+# each needs its evidence (Refill.discrepancy_explained). "Observe" is not one of them.
+EXPLAINED_DISCREPANCY_ACTIONS = MODEL_EXPLAINED_ACTIONS
 
 
 class ClinicalValidationError(ValidationError):
@@ -340,6 +342,10 @@ class RefillInput:
     measured_volume_after_fill_ml: Decimal | None = None
     discrepancy_assessment: str = ""
     discrepancy_action: str = ""
+    # Evidence for an explained discrepancy: the residual measured a second time (entry
+    # error), or what the work-up found (cause found).
+    remeasured_residual_ml: Decimal | None = None
+    discrepancy_cause: str = ""
     symptom_screen_done: bool = False
     notes: str = ""
     second_checker: object | None = None
@@ -371,6 +377,71 @@ class RefillPreview:
     @property
     def warnings(self) -> list[v.Finding]:
         return [f for f in self.findings if f.needs_override]
+
+
+def _discrepancy_explanation_findings(
+    *, previous_fill: Fill, at, data: RefillInput, residual_left: Decimal, flagged: bool
+) -> list[v.Finding]:
+    """An action that explains a discrepancy needs its evidence (domain §8, issue 8 #4).
+
+    "Entry error" needs the residual measured a second time, and that measurement
+    must reconcile within tolerance: otherwise the first reading was not the error.
+    "Work-up found the cause" needs the finding.
+    """
+    findings: list[v.Finding] = []
+    action = data.discrepancy_action
+    remeasured = data.remeasured_residual_ml
+    if remeasured is not None and remeasured < 0:
+        findings.append(
+            v.Finding(
+                "remeasured_residual_negative",
+                "remeasured_residual_ml",
+                "The second measurement of the residual cannot be negative.",
+                v.Severity.ERROR,
+            )
+        )
+        return findings
+    if action == DiscrepancyAction.ENTRY_ERROR:
+        if remeasured is None:
+            findings.append(
+                v.Finding(
+                    "entry_error_unconfirmed",
+                    "remeasured_residual_ml",
+                    "An entry error is confirmed by a second measurement: measure the "
+                    "residual again and enter it, or choose another action.",
+                    v.Severity.ERROR,
+                )
+            )
+        elif flagged:
+            second = reconcile(
+                previous_fill,
+                at,
+                remeasured + residual_left,
+                abs_threshold_ml=policy_value("DISCREPANCY_ML"),
+                rel_threshold=policy_value("DISCREPANCY_RELATIVE"),
+            )
+            if second.flagged:
+                findings.append(
+                    v.Finding(
+                        "entry_error_not_confirmed",
+                        "remeasured_residual_ml",
+                        "The second measurement is still outside tolerance "
+                        f"({second.discrepancy_ml:+.1f} mL from the expected residual), so "
+                        "this is not an entry error. Choose a work-up, imaging or notify the "
+                        "physician.",
+                        v.Severity.ERROR,
+                    )
+                )
+    if action == DiscrepancyAction.CAUSE_FOUND and not data.discrepancy_cause.strip():
+        findings.append(
+            v.Finding(
+                "discrepancy_cause_missing",
+                "discrepancy_cause",
+                "Write what the work-up found, or choose another action.",
+                v.Severity.ERROR,
+            )
+        )
+    return findings
 
 
 def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
@@ -471,6 +542,13 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
             message=message,
             assessment=data.discrepancy_assessment,
             action=data.discrepancy_action,
+        )
+        findings += _discrepancy_explanation_findings(
+            previous_fill=previous_fill,
+            at=at,
+            data=data,
+            residual_left=residual_left,
+            flagged=reconciliation.flagged,
         )
 
     post_fill = None
@@ -652,6 +730,8 @@ def refill_record(
             ),
             discrepancy_assessment=data.discrepancy_assessment,
             discrepancy_action=data.discrepancy_action,
+            remeasured_residual_ml=data.remeasured_residual_ml,
+            discrepancy_cause=data.discrepancy_cause.strip(),
             symptom_screen_done=data.symptom_screen_done,
             notes=data.notes,
         )
@@ -1046,12 +1126,9 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
     if last_refill_at is not None:
         missed = missed.filter(scheduled_start__gt=last_refill_at)
     missed_unanswered = missed.exists() and appointment is None
-    replacement_planned = (
-        bool(pump.planned_replacement_on)
-        or Appointment.objects.filter(
-            pump=pump, kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.SCHEDULED
-        ).exists()
-    )
+    # The discrepancy that raises the tier: the last one not yet explained with evidence,
+    # carried until a later refill reconciles within tolerance (domain §8).
+    unexplained = outstanding_discrepancy(pump=pump)
     return RiskInputs(
         now=now,
         today=today,
@@ -1061,13 +1138,13 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
         refill_by_reason=projection.refill_by_reason if projection else RefillByReason.NO_FILL,
         next_refill_appointment_at=appointment.scheduled_start if appointment else None,
         missed_appointment=missed_unanswered,
-        last_discrepancy_ml=refill.discrepancy_ml if refill else None,
-        # Only an unexplained discrepancy raises the tier (domain §8).
-        last_discrepancy_flagged=bool(
-            refill
-            and refill.discrepancy_flagged
-            and refill.discrepancy_action not in EXPLAINED_DISCREPANCY_ACTIONS
+        last_discrepancy_ml=(
+            unexplained.discrepancy_ml
+            if unexplained is not None
+            else (refill.discrepancy_ml if refill else None)
         ),
+        # Only an unexplained discrepancy raises the tier (domain §8).
+        last_discrepancy_flagged=unexplained is not None,
         critical_alarm_reported=ReportKind.CRITICAL_ALARM in open_reports,
         noncritical_alarm_reported=ReportKind.LOW_RESERVOIR_ALARM in open_reports,
         symptoms_reported=ReportKind.WITHDRAWAL_SYMPTOMS in open_reports,
@@ -1075,8 +1152,9 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
         other_risk_factors=patient.other_risk_factors,
         transport_barrier=patient.transport_barrier,
         end_of_service_on=pump.end_of_service_on,
-        eri_reached=pump.eri_on is not None and pump.eri_on <= today,
-        replacement_planned=replacement_planned,
+        eri_on=pump.eri_on,
+        # All of them: refills.risk decides which count (none after end of service).
+        replacement_dates=replacement_dates(pump=pump),
         oral_bridge=patient.oral_baclofen_bridge,
         clinic_tz=patient.clinic.tz,
     )

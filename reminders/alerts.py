@@ -24,7 +24,9 @@ from accounts.models import Membership, Role
 from patients.models import Channel, Patient, Pump, PumpStatus
 from patients.validators import normalize_phone
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
-from refills.risk import Tier
+from refills.policy import running_out_alert_days
+from refills.risk import ReasonCode, Tier
+from refills.selectors import outstanding_discrepancy
 from reminders import conf
 from reminders.messages import format_date, format_when
 from reminders.models import (
@@ -42,6 +44,24 @@ logger = logging.getLogger(__name__)
 
 REPORTED_CODES = ("critical-alarm", "symptoms", "noncritical-alarm", "discrepancy-with-symptoms")
 MISSED_CODES = ("missed-appointment", "appointment-passed")
+# The clinic work-queue alert of domain §8 follows the tier's own unbooked rules, so the
+# windows (PUMPTRACK_POLICY WORK_QUEUE_DTA_DAYS, UNBOOKED_HIGH_DTA_DAYS,
+# RISK_FACTOR_DTA_DAYS) have one source and the alert opens and clears with them.
+UNBOOKED_CODES = (
+    ReasonCode.REFILL_BY_PASSED,
+    ReasonCode.UNBOOKED_ALARM_SOON,
+    ReasonCode.RISK_FACTOR_UNBOOKED,
+    ReasonCode.UNBOOKED_ALARM_APPROACHING,
+)
+# The device-life alert follows the tier's end-of-service and replacement rules.
+DEVICE_CODES = (
+    ReasonCode.END_OF_SERVICE_SOON,
+    ReasonCode.ERI_NO_REPLACEMENT,
+    ReasonCode.END_OF_SERVICE_APPROACHING,
+    ReasonCode.REPLACEMENT_AFTER_END_OF_SERVICE,
+    ReasonCode.REPLACEMENT_DATE_PASSED,
+    ReasonCode.REPLACEMENT_LATE,
+)
 
 
 @dataclass
@@ -103,37 +123,37 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             occasion=f"appointment:{appointment}" if appointment else "",
         )
 
-    # No refill booked before the refill-by date, when that date is near.
-    if forecast.refill_by and not forecast.booked_before_refill_by:
+    # No refill booked before the refill-by date and the conservative alarm (or the
+    # refill-by date) within the work-queue window, or a HIGH unbooked rule: the tier's
+    # rules, so the alert and the tier cannot disagree about the window.
+    unbooked = [codes[c] for c in UNBOOKED_CODES if c in codes]
+    if unbooked and forecast.refill_by:
+        booked = forecast.next_refill_at
+        what = (
+            f"The booked refill ({format_date(booked.astimezone(zone).date())}) is after"
+            if booked and not forecast.booked_before_refill_by
+            else "No refill appointment is booked before"
+        )
+        reasons = [
+            f"{what} the refill-by date ({format_date(forecast.refill_by)}, "
+            f"{_days_away(forecast.refill_by, today)})"
+        ]
+        reasons += [r["text"] for r in unbooked]
         label_factors = patient.label_risk_factors
-        window = conf.value("ALERT_UNBOOKED_RISK_DAYS" if label_factors else "ALERT_UNBOOKED_DAYS")
-        opens = start_of_day(forecast.refill_by - dt.timedelta(days=window), zone)
-        if now >= opens:
-            booked = forecast.next_refill_at
-            what = (
-                f"The booked refill ({format_date(booked.astimezone(zone).date())}) is after"
-                if booked
-                else "No refill appointment is booked before"
-            )
-            reasons = [
-                f"{what} the refill-by date ({format_date(forecast.refill_by)}, "
-                f"{_days_away(forecast.refill_by, today)})"
-            ]
-            if label_factors:
-                reasons.append("Label risk factor: " + ", ".join(label_factors))
-            result.findings[AlertKind.UNBOOKED_REFILL] = Finding(
-                AlertKind.UNBOOKED_REFILL,
-                max(Tier.HIGH, risk_tier),
-                reasons,
-                occasion=f"refill-by:{forecast.refill_by.isoformat()}",
-            )
-        else:
-            result.thresholds.append(opens)
+        if label_factors:
+            reasons.append("Label risk factor: " + ", ".join(label_factors))
+        result.findings[AlertKind.UNBOOKED_REFILL] = Finding(
+            AlertKind.UNBOOKED_REFILL,
+            # The patient's tier: worse news (symptoms, a missed visit) makes it more urgent.
+            max(risk_tier, *(int(r["tier"]) for r in unbooked)),
+            reasons,
+            occasion=f"refill-by:{forecast.refill_by.isoformat()}",
+        )
 
     # Running out: conservative alarm within 3 days, or the empty date passed.
     running_out = []
     if forecast.conservative_alarm_at:
-        opens = forecast.conservative_alarm_at - conf.days("ALERT_RUNNING_OUT_DAYS")
+        opens = forecast.conservative_alarm_at - dt.timedelta(days=running_out_alert_days())
         if now >= opens:
             alarm_day = forecast.conservative_alarm_at.astimezone(zone).date()
             running_out.append(
@@ -167,8 +187,9 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             [r["text"] for r in reported],
         )
 
-    # A discrepancy flagged at the last refill, or a second same-direction one in a
-    # row (a trend, domain §7.1 #7): staff follow it up and resolve it.
+    # A discrepancy flagged and not explained with evidence (carried until a refill
+    # reconciles within tolerance, as the tier does), or a second same-direction one in a
+    # row at the last refill (a trend, domain §7.1 #7): staff follow it up and resolve it.
     last = (
         Refill.objects.filter(pump=pump)
         .order_by("-performed_at")
@@ -184,11 +205,16 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
         )
         .first()
     )
-    if last is not None and (last.discrepancy_flagged or last.discrepancy_trend_flagged):
-        on = format_date(last.performed_at.astimezone(zone).date())
-        delta = last.discrepancy_ml
-        if last.discrepancy_flagged:
+    unexplained = outstanding_discrepancy(pump=pump)
+    flagged = unexplained or (last if last is not None and last.discrepancy_trend_flagged else None)
+    if flagged is not None:
+        on = format_date(flagged.performed_at.astimezone(zone).date())
+        delta = flagged.discrepancy_ml
+        if unexplained is not None:
             text = f"Unexplained volume discrepancy at the refill of {on}"
+            action = unexplained.get_discrepancy_action_display()
+            if unexplained.discrepancy_action:
+                text = f"{text} ({action})"
         else:
             text = (
                 f"Second volume discrepancy in the same direction in a row, at the refill of {on}"
@@ -197,9 +223,9 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             side, kind = ("more", "under") if delta > 0 else ("less", "over")
             text += f": {abs(delta):.1f} mL {side} left than expected ({kind}-delivery)"
         # A trend alone is each time within tolerance: worth a look, not the HIGH of §8.
-        severity = Tier.HIGH if last.discrepancy_flagged else Tier.MODERATE
+        severity = Tier.HIGH if unexplained is not None else Tier.MODERATE
         result.findings[AlertKind.DISCREPANCY] = Finding(
-            AlertKind.DISCREPANCY, severity, [text], occasion=f"refill:{last.pk}"
+            AlertKind.DISCREPANCY, severity, [text], occasion=f"refill:{flagged.pk}"
         )
     if last is not None and last.pocket_fill_suspected:
         measured = last.measured_volume_after_fill_ml
@@ -216,46 +242,18 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             occasion=f"refill:{last.pk}",
         )
 
-    # ERI reached, or end of service / the automatic shut-down near, with no replacement.
-    replacement_planned = bool(pump.planned_replacement_on) or (
-        Appointment.objects.filter(
-            pump=pump, kind=AppointmentKind.REPLACEMENT, status=AppointmentStatus.SCHEDULED
-        ).exists()
-    )
-    if not replacement_planned:
-        device_reasons, severity = [], Tier.MODERATE
-        if pump.eri_on:
-            if pump.eri_on <= today:
-                device_reasons.append(
-                    f"The elective replacement indicator (ERI) was reached on "
-                    f"{format_date(pump.eri_on)}"
-                )
-                severity = Tier.HIGH
-            else:
-                result.thresholds.append(start_of_day(pump.eri_on, zone))
+    # ERI reached, end of service / the automatic shut-down near with no replacement
+    # planned before it, or a replacement planned after it or too close to it: the tier's
+    # device-life rules (a replacement date after end of service is not a plan).
+    device = [codes[c] for c in DEVICE_CODES if c in codes]
+    if device:
         eos = pump.end_of_service_on
-        if eos:
-            window = conf.value("ALERT_END_OF_SERVICE_DAYS")
-            critical = conf.value("ALERT_END_OF_SERVICE_CRITICAL_DAYS")
-            if (eos - today).days <= window:
-                device_reasons.append(
-                    f"End of service or automatic shut-down on {format_date(eos)} "
-                    f"({_days_away(eos, today)})"
-                )
-            else:
-                result.thresholds.append(start_of_day(eos - dt.timedelta(days=window), zone))
-            if (eos - today).days <= critical:
-                severity = Tier.CRITICAL
-            else:
-                result.thresholds.append(start_of_day(eos - dt.timedelta(days=critical), zone))
-        if device_reasons:
-            device_reasons.append("No replacement is planned")
-            result.findings[AlertKind.DEVICE_END_OF_SERVICE] = Finding(
-                AlertKind.DEVICE_END_OF_SERVICE,
-                severity,
-                device_reasons,
-                occasion=f"eos:{eos.isoformat() if eos else ''}",
-            )
+        result.findings[AlertKind.DEVICE_END_OF_SERVICE] = Finding(
+            AlertKind.DEVICE_END_OF_SERVICE,
+            max(int(r["tier"]) for r in device),
+            [r["text"] for r in device],
+            occasion=f"eos:{eos.isoformat() if eos else ''}",
+        )
     return result
 
 

@@ -6,9 +6,10 @@ every pump whose reassess moment came (the sweep). So alert rules, reminder
 plans and "please book" nudges are evaluated exactly for the pumps that changed
 or whose time came, never for every patient.
 
-Time alone switches some rules on (refill-by within 14 days, the alarm within 3,
-end of service within 180). The next such instant is stored in PumpWatch; the
-sweep refreshes the pump then, just as it does at PumpForecast.reassess_at.
+Time alone switches some rules on (the alarm within 3 days; the unbooked and
+device-life rules switch with the risk tier, at PumpForecast.reassess_at). The
+next such instant is stored in PumpWatch; the sweep refreshes the pump then,
+just as it does at PumpForecast.reassess_at.
 """
 
 from __future__ import annotations

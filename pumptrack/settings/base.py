@@ -269,6 +269,29 @@ PUMPTRACK_POLICY = {
     # clinic cannot offer a slot by then (e.g. it has passed), up to its earliest slot and
     # this many working days after today (refills/scheduling.py).
     "BOOKING_GRACE_WORKING_DAYS": env.int("PUMPTRACK_BOOKING_GRACE_WORKING_DAYS", default=1),
+    # Withdrawal-risk tier and staff alert windows (domain §8): one value each, read by
+    # refills.risk (the tier, through refills.policy.risk_policy) and reminders.alerts.
+    # Days to the conservative alarm with nothing booked: HIGH; HIGH with a label risk
+    # factor; the clinic work-queue alert (MODERATE; the refill-by date that close opens
+    # it too).
+    "UNBOOKED_HIGH_DTA_DAYS": env.int("PUMPTRACK_UNBOOKED_HIGH_DTA_DAYS", default=14),
+    "RISK_FACTOR_DTA_DAYS": env.int("PUMPTRACK_RISK_FACTOR_DTA_DAYS", default=21),
+    "WORK_QUEUE_DTA_DAYS": env.int("PUMPTRACK_WORK_QUEUE_DTA_DAYS", default=21),
+    # CRITICAL when the projected empty date is this close.
+    "CRITICAL_EMPTY_DAYS": env.int("PUMPTRACK_CRITICAL_EMPTY_DAYS", default=3),
+    # The "running out" staff alert (CRITICAL): conservative alarm this close.
+    "RUNNING_OUT_ALERT_DAYS": env.int("PUMPTRACK_RUNNING_OUT_ALERT_DAYS", default=3),
+    # Device life (domain §7.1 #9, §8): end of service or the 7-year shut-down this close
+    # with no replacement planned is CRITICAL; the replacement prompt (MODERATE) this far
+    # ahead; a replacement planned less than REPLACEMENT_MIN_DAYS_BEFORE_EOS before end of
+    # service is a warning; a date after end of service is not a plan.
+    "EOS_CRITICAL_DAYS": env.int("PUMPTRACK_EOS_CRITICAL_DAYS", default=30),
+    "EOS_PROMPT_DAYS": env.int("PUMPTRACK_EOS_PROMPT_DAYS", default=180),
+    "REPLACEMENT_MIN_DAYS_BEFORE_EOS": env.int(
+        "PUMPTRACK_REPLACEMENT_MIN_DAYS_BEFORE_EOS", default=90
+    ),
+    # MODERATE at this many "other" risk factors (domain §8).
+    "MODERATE_OTHER_FACTOR_COUNT": env.int("PUMPTRACK_MODERATE_OTHER_FACTOR_COUNT", default=2),
 }
 
 # --------------------------------------------------------------------------- reminders & Celery
@@ -292,14 +315,7 @@ REMINDERS = {
     "UNBOOKED_NUDGE_DAYS": [
         int(d) for d in env.list("REMINDERS_UNBOOKED_NUDGE_DAYS", default=["21", "7"])
     ],
-    # Staff alert windows (domain §8): unbooked within 14 days, 21 with a label risk factor.
-    "ALERT_UNBOOKED_DAYS": env.int("REMINDERS_ALERT_UNBOOKED_DAYS", default=14),
-    "ALERT_UNBOOKED_RISK_DAYS": env.int("REMINDERS_ALERT_UNBOOKED_RISK_DAYS", default=21),
-    "ALERT_RUNNING_OUT_DAYS": env.int("REMINDERS_ALERT_RUNNING_OUT_DAYS", default=3),
-    "ALERT_END_OF_SERVICE_DAYS": env.int("REMINDERS_ALERT_END_OF_SERVICE_DAYS", default=180),
-    "ALERT_END_OF_SERVICE_CRITICAL_DAYS": env.int(
-        "REMINDERS_ALERT_END_OF_SERVICE_CRITICAL_DAYS", default=30
-    ),
+    # Staff alert windows are the tier's: PUMPTRACK_POLICY (WORK_QUEUE_DTA_DAYS, ...).
     # Unacknowledged HIGH/CRITICAL alerts go to the escalation contacts after this delay,
     # and again every repeat interval until someone acknowledges them.
     "ESCALATION_DELAY_MINUTES": env.int("REMINDERS_ESCALATION_DELAY_MINUTES", default=30),

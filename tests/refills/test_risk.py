@@ -188,17 +188,11 @@ def test_unbooked_with_a_distant_alarm_is_low_not_yet_due() -> None:
             {
                 "refill_by": TODAY + timedelta(days=50),
                 "refill_by_reason": RefillByReason.PLANNED_REPLACEMENT,
-                "replacement_planned": True,
+                "replacement_dates": (TODAY + timedelta(days=50),),
             },
             Tier.MODERATE,
             ReasonCode.REPLACEMENT_LIMIT,
             id="replacement",
-        ),
-        pytest.param(
-            {"end_of_service_on": TODAY + timedelta(days=50)},
-            Tier.MODERATE,
-            ReasonCode.END_OF_SERVICE_BEFORE_ALARM,
-            id="eos-before-alarm",
         ),
         pytest.param(
             {"other_risk_factors": ("Cognitive impairment", "Hearing impairment")},
@@ -280,6 +274,16 @@ def test_discrepancy_with_symptoms_needs_more_than_2_ml_left_over() -> None:
     assert no_symptoms.tier == Tier.LOW
 
 
+def test_end_of_service_before_the_alarm_is_moderate_and_prompts_a_replacement() -> None:
+    result = assess(make_inputs(end_of_service_on=TODAY + timedelta(days=50)))
+
+    assert result.tier == Tier.MODERATE
+    assert codes_at_tier(result) == [
+        ReasonCode.END_OF_SERVICE_BEFORE_ALARM,
+        ReasonCode.END_OF_SERVICE_APPROACHING,
+    ]
+
+
 def test_end_of_service_31_days_away_is_not_critical() -> None:
     result = assess(make_inputs(end_of_service_on=TODAY + timedelta(days=31)))
 
@@ -291,12 +295,14 @@ def test_planned_replacement_silences_end_of_service_and_eri_rules() -> None:
         make_inputs(
             end_of_service_on=TODAY + timedelta(days=20),
             eri_reached=True,
-            replacement_planned=True,
+            replacement_dates=(TODAY + timedelta(days=10),),
         )
     )
 
     assert ReasonCode.END_OF_SERVICE_SOON not in result.codes
     assert ReasonCode.ERI_NO_REPLACEMENT not in result.codes
+    # Only 10 days before end of service: a warning, not silence (domain §7.1 #9).
+    assert ReasonCode.REPLACEMENT_LATE in result.codes
 
 
 def test_stopped_pump_without_alarm_date_is_bounded_by_stability() -> None:
@@ -383,15 +389,23 @@ def test_reassess_at_follows_an_unbooked_patient_up_the_tiers() -> None:
     )
     alarm_utc = alarm_at.astimezone(UTC)
 
+    refill_by = inputs.refill_by
     low = assess(inputs)
     moderate = assess_at(inputs, now=low.reassess_at)
     high = assess_at(inputs, now=moderate.reassess_at)
-    critical = assess_at(inputs, now=high.reassess_at)
+    overdue = assess_at(inputs, now=high.reassess_at)
+    critical = assess_at(inputs, now=overdue.reassess_at)
     empty_soon = assess_at(inputs, now=critical.reassess_at)
 
-    assert (low.tier, low.reassess_at) == (Tier.LOW, alarm_utc - timedelta(days=21))
+    # The work-queue point: the refill-by date 21 days away comes before the alarm 21 days
+    # away (the refill-by date is 3 days before the alarm).
+    work_queue = datetime.combine(refill_by - timedelta(days=21), time.min, tzinfo=NEW_YORK)
+    assert (low.tier, low.reassess_at) == (Tier.LOW, work_queue.astimezone(UTC))
     assert (moderate.tier, moderate.reassess_at) == (Tier.MODERATE, alarm_utc - timedelta(days=14))
-    assert (high.tier, high.reassess_at) == (Tier.HIGH, alarm_utc)
+    passed = datetime.combine(refill_by + timedelta(days=1), time.min, tzinfo=NEW_YORK)
+    assert (high.tier, high.reassess_at) == (Tier.HIGH, passed.astimezone(UTC))
+    assert ReasonCode.REFILL_BY_PASSED in overdue.codes
+    assert (overdue.tier, overdue.reassess_at) == (Tier.HIGH, alarm_utc)
     assert critical.tier == Tier.CRITICAL
     assert critical.reassess_at == alarm_utc + timedelta(days=6)  # empty - 3 days
     assert ReasonCode.EMPTY_SOON in empty_soon.codes
@@ -488,7 +502,9 @@ def risk_inputs(draw: st.DrawFn) -> RiskInputs:
         transport_barrier=draw(st.booleans()),
         end_of_service_on=draw(st.none() | st.dates(today, today + timedelta(days=90))),
         eri_reached=draw(st.booleans()),
-        replacement_planned=draw(st.booleans()),
+        replacement_dates=tuple(
+            draw(st.lists(st.dates(today - timedelta(days=5), today + timedelta(days=120))))
+        ),
         oral_bridge=draw(st.booleans()),
     )
 

@@ -131,8 +131,9 @@ def test_explained_discrepancy_does_not_keep_the_patient_high(pump, nurse):
         by=nurse,
         data=refill_input(
             residual="10.5",
-            discrepancy_assessment="Previous fill was programmed at 18 mL, not 20 mL.",
-            discrepancy_action="entry_error",
+            discrepancy_assessment="Residual looks larger than expected.",
+            discrepancy_action="cause_found",
+            discrepancy_cause="Previous fill was programmed at 18 mL, not 20 mL.",
         ),
     )
     row = stored(pump)
@@ -874,7 +875,11 @@ def test_reassess_due_refreshes_only_rows_whose_moment_has_come(clinic, nurse, c
     patient_services.pump_explant(pump=explanted, explanted_on=timezone.localdate())
     assert stored(due).risk_tier == 2
     assert stored(due).reassess_at == stored(due).conservative_alarm_at - 14 * DAY
-    assert stored(later).reassess_at == stored(later).conservative_alarm_at - 21 * DAY
+    # The work-queue point: the refill-by date 21 days away (clinic midnight), which comes
+    # before the conservative alarm 21 days away.
+    later_refill_by = stored(later).refill_by
+    work_queue = dt.datetime.combine(later_refill_by - 21 * DAY, dt.time.min, tzinfo=NY)
+    assert stored(later).reassess_at == work_queue.astimezone(dt.UTC)
     computed = {p.pk: stored(p).computed_at for p in (due, later, explanted)}
 
     assert services.forecast_reassess_due() == 0  # nothing is due yet
@@ -884,7 +889,9 @@ def test_reassess_due_refreshes_only_rows_whose_moment_has_come(clinic, nurse, c
     assert row.computed_at == timezone.now()
     assert row.risk_tier == 3
     assert reason_codes(row) == ["unbooked-alarm-soon"]
-    assert row.reassess_at == row.conservative_alarm_at  # next: CRITICAL at the alarm
+    # Next: the refill-by date passes with nothing booked (a new HIGH reason), then the alarm.
+    passed = dt.datetime.combine(row.refill_by + DAY, dt.time.min, tzinfo=NY)
+    assert row.reassess_at == passed.astimezone(dt.UTC)
     assert stored(later).computed_at == computed[later.pk]
     assert stored(explanted).computed_at == computed[explanted.pk]
     assert services.forecast_reassess_due() == 0  # the refreshed row is not due again

@@ -12,7 +12,7 @@ from patients import services as patient_services
 from refills import services
 from refills.models import ReportKind
 from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve, start_of_day
-from reminders.models import Alert, Notification, PumpWatch
+from reminders.models import Alert, Notification
 from tests.conftest import refill_input
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, pump_model, staff
 from tests.reminders.conftest import DAY, NY, book, fill, sweep
@@ -29,37 +29,66 @@ def alert(pump, kind):
 # --------------------------------------------------------------------------- the rules
 
 
-def test_unbooked_refill_alert_opens_14_days_before_refill_by_and_clears_when_booked(
+def test_unbooked_refill_alert_opens_at_the_work_queue_point_and_clears_when_booked(
     pump, nurse, clock
 ):
-    fill(pump, nurse, days_ago=60)
+    """Domain §8: the work-queue alert opens with the conservative alarm 21 days away and
+    nothing booked (or sooner: the refill-by date 21 days away); HIGH at 14 days.
+    On the base it opened only 14 days before the refill-by date (17 to the alarm)."""
+    fill(pump, nurse, days_ago=40)
     refill_by = pump.forecast.refill_by
-    opens = start_of_day(refill_by - 14 * DAY, NY)
+    alarm = pump.forecast.conservative_alarm_at
+    opens = min(start_of_day(refill_by - 21 * DAY, NY), alarm - 21 * DAY)
     assert opens > timezone.now()
     assert alert(pump, "unbooked-refill") is None
-    assert PumpWatch.objects.get(pump=pump).next_review_at == opens
+    assert pump.forecast.reassess_at == opens
     clock.move_to(opens - dt.timedelta(minutes=1))
     sweep()
     assert alert(pump, "unbooked-refill") is None
     clock.move_to(opens)
     assert sweep().forecasts_reassessed == 1
     raised = alert(pump, "unbooked-refill")
-    assert raised.severity >= 3 and raised.state == "open"
+    assert raised is not None and raised.state == "open"
+    assert raised.severity == 2 == pump.forecast.__class__.objects.get(pump=pump).risk_tier
     assert "No refill appointment is booked before the refill-by date" in raised.reasons[0]
+    # HIGH, and escalated, once the conservative alarm is 14 days away: the tier's rule.
+    clock.move_to(alarm - 14 * DAY)
+    sweep()
+    raised.refresh_from_db()
+    assert raised.severity == 3 and raised.next_escalation_at is not None
     book(pump, nurse, timezone.now() + 3 * DAY)
     raised.refresh_from_db()
     assert raised.state == "resolved" and raised.resolved_by is None
     assert "automatically" in raised.resolution_note
 
 
-def test_a_label_risk_factor_widens_the_unbooked_window_to_21_days(clinic, nurse):
+def test_the_work_queue_alert_is_open_21_days_before_the_alarm_without_a_risk_factor(
+    pump, nurse, clock
+):
+    """Regression (issue 8 #7): 18 days to the conservative alarm, nothing booked, no
+    label risk factor: the base had no alert until 17 days before the alarm."""
+    fill(pump, nurse, days_ago=1)
+    alarm = pump.forecast.conservative_alarm_at
+    clock.move_to(alarm - 18 * DAY)
+    sweep()
+    raised = alert(pump, "unbooked-refill")
+    assert raised is not None and raised.state == "open"
+    assert raised.severity == pump.forecast.__class__.objects.get(pump=pump).risk_tier
+
+
+def test_a_label_risk_factor_widens_the_unbooked_window_to_21_days(clinic, nurse, clock):
     patient = PatientFactory(clinic=clinic, sci_t6_or_above=True)
     pump = fill(PumpFactory(patient=patient), nurse, days_ago=50)
     days_left = (pump.forecast.refill_by - timezone.localdate()).days
     assert 14 < days_left <= 21
     raised = alert(pump, "unbooked-refill")
-    assert raised is not None
-    assert raised.reasons[1] == "Label risk factor: Spinal cord injury at T6 or above"
+    assert raised is not None and raised.severity == 2  # the work queue
+    # The tier's HIGH rule for a label risk factor: the conservative alarm 21 days away.
+    clock.move_to(pump.forecast.conservative_alarm_at - 21 * DAY)
+    sweep()
+    raised.refresh_from_db()
+    assert raised.severity == 3
+    assert raised.reasons[-1] == "Label risk factor: Spinal cord injury at T6 or above"
 
 
 def test_a_booking_after_refill_by_does_not_clear_the_unbooked_alert(pump, nurse, physician):
@@ -147,10 +176,18 @@ def test_eri_without_a_planned_replacement_raises_a_device_alert(pump, nurse):
     patient_services.pump_update(pump=pump, eri_on=timezone.localdate())
     raised = alert(pump, "device-end-of-service")
     assert raised.severity == 3
-    assert raised.reasons[0].startswith("The elective replacement indicator (ERI) was reached")
+    assert "elective replacement indicator (ERI)" in raised.reasons[0]
+    # End of service is ERI + 90 days: a replacement after it is no plan (issue 8 #3).
+    eos = pump.end_of_service_on
+    patient_services.pump_update(pump=pump, planned_replacement_on=eos + DAY)
+    raised.refresh_from_db()
+    assert raised.state == "open" and raised.severity == 3
+    assert any("does not count as a replacement plan" in r for r in raised.reasons)
+    # Before end of service it is a plan, but less than 90 days before it: a warning.
     patient_services.pump_update(pump=pump, planned_replacement_on=timezone.localdate() + 20 * DAY)
     raised.refresh_from_db()
-    assert raised.state == "resolved"
+    assert raised.state == "open" and raised.severity == 2
+    assert "only 70 days before" in raised.reasons[0]
 
 
 def test_the_seven_year_shutdown_raises_an_alert_180_days_ahead_and_critical_at_30(
