@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
@@ -21,7 +21,7 @@ from accounts.access import PERMISSIONS, clinics_for, role_in, scoped
 from accounts.models import User
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
 from refills.clock import ClockChange, clock_change_near
-from refills.forecast import projected_volume_ml
+from refills.forecast import conservative_volume_ml, projected_volume_ml
 from refills.models import (
     Appointment,
     AppointmentStatus,
@@ -630,9 +630,10 @@ def reservoir_chart(
         {fill.filled_at + step * i for i in range(CHART_SAMPLES + 1)}
         | {x for x in (forecast.alarm_at, forecast.empty_at) if x and fill.filled_at <= x <= end}
     )
-    fast = replace(fill, daily_dose_mcg=fill.daily_dose_mcg * (1 + flow_accuracy_for(pump.model)))
+    accuracy = flow_accuracy_for(pump.model)
     projection = tuple((t, projected_volume_ml(fill, t)) for t in instants)
-    conservative = tuple((t, projected_volume_ml(fast, t)) for t in instants)
+    # The fast-pump allowance over everything since the refill, across program changes.
+    conservative = tuple((t, conservative_volume_ml(fill, t, accuracy=accuracy)) for t in instants)
 
     segments = []
     residuals = []

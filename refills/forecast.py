@@ -15,8 +15,10 @@ Conventions callers rely on:
   are the calendar date (in the fill's own time zone) of that truncated
   instant, so nothing projected is ever later than the exact value.
 - A daily dose of 0 (stopped pump) never reaches the alarm or empties: those
-  fields are ``None`` and ``refill_by`` falls back to the drug-stability or
-  planned-replacement date.
+  fields are ``None`` and ``refill_by`` falls back to the drug-stability,
+  planned-replacement or end-of-service date.
+- Calendar days ("alarm date - margin", "fill date + 180 days") are whole days in
+  the fill's zone (the clinic's), never multiples of 24 hours.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class RefillByReason(StrEnum):
     ALARM_MARGIN = "alarm-margin"
     DRUG_STABILITY = "drug-stability"
     PLANNED_REPLACEMENT = "planned-replacement"
+    END_OF_SERVICE = "end-of-service"
 
 
 class Direction(StrEnum):
@@ -200,17 +203,59 @@ def device_end_of_service(
     return min(candidates, default=None)
 
 
-# --- the fill and its projection ------------------------------------------------------
+# --- the fill, its program history and its projection --------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramChange:
+    """A reprogramming between refills: from ``at`` on the pump delivers ``daily_dose_mcg``.
+
+    It adds no drug: the reservoir keeps the fill's concentration. A dose of 0 is a
+    stopped pump.
+    """
+
+    at: datetime
+    daily_dose_mcg: Decimal
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, "program change at")
+        object.__setattr__(
+            self, "daily_dose_mcg", _non_negative(self.daily_dose_mcg, "program change dose")
+        )
+
+
+@dataclass(frozen=True)
+class OneOff:
+    """A one-off volume drawn from the reservoir at ``at`` (a bridge or priming bolus)."""
+
+    at: datetime
+    volume_ml: Decimal
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, "one-off at")
+        object.__setattr__(self, "volume_ml", _non_negative(self.volume_ml, "one-off volume_ml"))
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class Fill:
-    """The reservoir state a projection starts from: a refill, or a program change.
+    """A refill and the program history since: what a projection starts from.
 
     ``volume_ml`` is R_fill, the programmed reservoir volume right after the fill.
-    ``oneoff_ml`` is drawn once after the fill (bridge or priming bolus).
+    ``daily_dose_mcg`` is the dose programmed at the fill; ``program_changes`` are
+    the later reprogrammings (each a new rate segment, at the fill's concentration).
+    ``oneoff_ml`` is drawn once at the fill (bridge or priming bolus);
+    ``oneoffs`` are volumes drawn at later instants.
     ``empty_volume_ml`` is E, the volume at which the pump can no longer deliver;
     it is per pump model and unconfirmed, hence the default of 0.
+
+    A fill without changes or later one-offs is the single-segment projection of
+    domain §2.2. With them, the projection runs through every segment and the
+    flow-accuracy allowance applies to everything delivered since the fill
+    (domain §7.1 #6): conservative volume at t = R_fill - one-offs - (1 + ε) x ∫rate.
     """
 
     filled_at: datetime
@@ -220,6 +265,8 @@ class Fill:
     alarm_volume_ml: Decimal
     oneoff_ml: Decimal = ZERO
     empty_volume_ml: Decimal = ZERO
+    program_changes: tuple[ProgramChange, ...] = ()
+    oneoffs: tuple[OneOff, ...] = ()
 
     def __post_init__(self) -> None:
         _require_aware(self.filled_at, "filled_at")
@@ -234,20 +281,138 @@ class Fill:
         object.__setattr__(self, "daily_dose_mcg", _decimal(self.daily_dose_mcg, "daily_dose_mcg"))
         # Validates concentration > 0 and dose >= 0 once, at construction.
         daily_volume_ml(self.daily_dose_mcg, self.concentration_mcg_per_ml)
+        start = _utc(self.filled_at)
+        for name, kind in (("program_changes", ProgramChange), ("oneoffs", OneOff)):
+            items = tuple(getattr(self, name))
+            for item in items:
+                if not isinstance(item, kind):
+                    raise TypeError(f"{name} must hold {kind.__name__}, not {type(item).__name__}")
+                if _utc(item.at) < start:
+                    raise ValueError(
+                        f"{name}: {item.at.isoformat()} is before the fill "
+                        f"({self.filled_at.isoformat()})"
+                    )
+            # Stable sort: of two changes at one instant, the later-listed one wins.
+            object.__setattr__(self, name, tuple(sorted(items, key=lambda i: _utc(i.at))))
 
     @property
     def daily_volume_ml(self) -> Decimal:
+        """The volume a day programmed at the fill (the first segment)."""
         return daily_volume_ml(self.daily_dose_mcg, self.concentration_mcg_per_ml)
+
+    def _segments(self) -> list[tuple[Decimal, Decimal]]:
+        """(start in days after the fill, mL/day) for every rate segment, in order."""
+        segments = [(ZERO, self.daily_volume_ml)]
+        for change in self.program_changes:
+            start = _elapsed_days(self.filled_at, change.at)
+            rate = daily_volume_ml(change.daily_dose_mcg, self.concentration_mcg_per_ml)
+            if segments[-1][0] == start:
+                segments[-1] = (start, rate)
+            else:
+                segments.append((start, rate))
+        return segments
+
+    def _later_oneoffs(self) -> list[tuple[Decimal, Decimal]]:
+        """(days after the fill, mL) of every one-off in ``oneoffs``."""
+        return [(_elapsed_days(self.filled_at, o.at), o.volume_ml) for o in self.oneoffs]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One rate segment of a fill's history, as staff see it."""
+
+    starts_at: datetime
+    daily_dose_mcg: Decimal
+    daily_volume_ml: Decimal
+    # The nominal expected volume at the start (R_fill for the fill itself).
+    volume_ml: Decimal
+
+
+def current_segment(fill: Fill) -> Segment:
+    """The last rate segment: the program the projection runs on from its start."""
+    if not fill.program_changes:
+        return Segment(
+            starts_at=fill.filled_at,
+            daily_dose_mcg=fill.daily_dose_mcg,
+            daily_volume_ml=fill.daily_volume_ml,
+            volume_ml=fill.volume_ml,
+        )
+    change = fill.program_changes[-1]
+    return Segment(
+        starts_at=change.at.astimezone(fill.filled_at.tzinfo),
+        daily_dose_mcg=change.daily_dose_mcg,
+        daily_volume_ml=daily_volume_ml(change.daily_dose_mcg, fill.concentration_mcg_per_ml),
+        volume_ml=expected_residual_ml(fill, change.at),
+    )
+
+
+def _delivered_ml(segments: list[tuple[Decimal, Decimal]], days: Decimal) -> Decimal:
+    """∫ rate from the fill to ``days`` after it, at the programmed rates."""
+    if len(segments) == 1:
+        # The single-segment expression, kept as it was so old answers are unchanged.
+        return segments[0][1] * days
+    total = ZERO
+    for index, (start, rate) in enumerate(segments):
+        if start >= days:
+            break
+        end = segments[index + 1][0] if index + 1 < len(segments) else days
+        total += rate * (min(end, days) - start)
+    return total
+
+
+def _days_to_volume(fill: Fill, threshold_ml: Decimal, factor: Decimal) -> Decimal | None:
+    """Days from the fill to the first moment the volume is at or below ``threshold_ml``,
+    with the programmed rates multiplied by ``factor`` (1 + ε for the conservative view).
+
+    0 when the fill already starts at or below it; None when nothing is ever drawn
+    (every segment stopped and no later one-off).
+    """
+    segments = fill._segments()
+    oneoffs = fill._later_oneoffs()
+    if all(rate == 0 for _, rate in segments) and not any(ml > 0 for _, ml in oneoffs):
+        return None
+    remaining = fill.volume_ml - threshold_ml - fill.oneoff_ml
+    remaining -= sum((ml for day, ml in oneoffs if day == 0), ZERO)
+    if remaining <= 0:
+        return ZERO
+    if len(segments) == 1 and not oneoffs:
+        speed = segments[0][1] * factor
+        return remaining / speed
+    # Walk the breakpoints (program changes and one-offs) in time order.
+    breakpoints = sorted({start for start, _ in segments[1:]} | {d for d, _ in oneoffs if d > 0})
+    at = ZERO
+    index = 0
+    for point in breakpoints:
+        while index + 1 < len(segments) and segments[index + 1][0] <= at:
+            index += 1
+        speed = segments[index][1] * factor
+        if speed > 0:
+            drawn = speed * (point - at)
+            if drawn >= remaining:
+                return at + remaining / speed
+            remaining -= drawn
+        at = point
+        remaining -= sum((ml for day, ml in oneoffs if day == point), ZERO)
+        if remaining <= 0:
+            return at
+    while index + 1 < len(segments) and segments[index + 1][0] <= at:
+        index += 1
+    speed = segments[index][1] * factor
+    if speed > 0:
+        return at + remaining / speed
+    return None
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """Projected alarm, empty and refill-by dates for one fill.
+    """Projected alarm, empty and refill-by dates for one fill and its history.
 
-    ``days_to_*`` are exact Decimal days from ``filled_at`` (negative when the
-    fill was already at or below that volume). Instants are in the fill's zone.
-    All of them are None when the daily dose is 0.
-    ``conservative_*`` assume the pump runs fast by ``accuracy`` (domain §2.2).
+    ``days_to_*`` are exact Decimal days from ``filled_at`` (0 when the fill
+    already starts at or below that volume). Instants are in the fill's zone.
+    All of them are None when nothing is ever drawn (a stopped pump).
+    ``conservative_*`` assume the pump runs fast by ``accuracy`` on everything
+    delivered since the fill (domain §2.2, §7.1 #6).
+    ``daily_volume_ml`` is the rate of the last segment (the program now).
     """
 
     daily_volume_ml: Decimal
@@ -266,6 +431,22 @@ class Forecast:
     capped_by_stability: bool
 
 
+def _whole_days(value: object, name: str) -> int:
+    days = _non_negative(value, name)
+    if days != days.to_integral_value():
+        raise ValueError(f"{name} must be a whole number of days, got {days}")
+    return int(days)
+
+
+def _add_days(day: date, days: int, what: str) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError as exc:
+        raise ValueError(
+            f"{what} is outside the supported date range; check the dose, concentration and volumes"
+        ) from exc
+
+
 def forecast(
     fill: Fill,
     *,
@@ -273,62 +454,70 @@ def forecast(
     margin_days: int = DEFAULT_MARGIN_DAYS,
     stability_days: int = DEFAULT_STABILITY_DAYS,
     replacement_on: date | None = None,
+    end_of_service_on: date | None = None,
 ) -> Forecast:
-    """Project a fill forward (domain §7.1 #2-#6).
+    """Project a fill and its program history forward (domain §7.1 #2-#6).
 
-    refill_by = min(conservative alarm - margin, fill + stability_days, replacement_on),
-    each as the calendar date in the fill's zone. On a tie the reason is the
-    first of alarm-margin, drug-stability, planned-replacement.
+    refill_by = min(date of the conservative alarm - margin, fill date + stability_days,
+    replacement_on, end_of_service_on). Days are calendar days in the fill's zone
+    (the clinic's): the date of an instant is taken first, then whole days are
+    added or taken away, so a daylight-saving change never moves a date.
+    A planned replacement after the end of service is not a plan for the date: the
+    end of service sets it. On a tie the reason is the first of alarm-margin,
+    drug-stability, end-of-service, planned-replacement.
     """
     accuracy_fraction = _non_negative(accuracy, "accuracy")
-    margin = _non_negative(margin_days, "margin_days")
-    stability = _decimal(stability_days, "stability_days")
+    margin = _whole_days(margin_days, "margin_days")
+    stability = _whole_days(stability_days, "stability_days")
     if stability <= 0:
         raise ValueError(f"stability_days must be positive, got {stability}")
     if replacement_on is not None:
         _require_date(replacement_on, "replacement_on")
+    if end_of_service_on is not None:
+        _require_date(end_of_service_on, "end_of_service_on")
 
     filled_at = fill.filled_at
-    volume_per_day_ml = fill.daily_volume_ml
-    if volume_per_day_ml == 0:
-        # A stopped pump never reaches the alarm; only the calendar limits apply.
-        days_alarm = days_conservative = days_empty = days_conservative_empty = None
-    else:
-        usable_to_alarm_ml = fill.volume_ml - fill.alarm_volume_ml - fill.oneoff_ml
-        usable_to_empty_ml = fill.volume_ml - fill.empty_volume_ml - fill.oneoff_ml
-        fast_volume_per_day_ml = volume_per_day_ml * (1 + accuracy_fraction)
-        days_alarm = usable_to_alarm_ml / volume_per_day_ml
-        days_conservative = usable_to_alarm_ml / fast_volume_per_day_ml
-        days_empty = usable_to_empty_ml / volume_per_day_ml
-        days_conservative_empty = usable_to_empty_ml / fast_volume_per_day_ml
+    fast = 1 + accuracy_fraction
+    one = Decimal(1)
+    days_alarm = _days_to_volume(fill, fill.alarm_volume_ml, one)
+    days_conservative = _days_to_volume(fill, fill.alarm_volume_ml, fast)
+    days_empty = _days_to_volume(fill, fill.empty_volume_ml, one)
+    days_conservative_empty = _days_to_volume(fill, fill.empty_volume_ml, fast)
 
     def instant(days: Decimal | None) -> datetime | None:
         return None if days is None else _after_days(filled_at, days)
 
+    conservative_alarm_at = instant(days_conservative)
+    # The instant is already floored to the second and in the fill's zone, so its
+    # date is never later than the exact one; the margin is whole calendar days.
     alarm_margin_on = (
         None
-        if days_conservative is None
-        else _after_days(filled_at, days_conservative - margin).date()
+        if conservative_alarm_at is None
+        else _add_days(conservative_alarm_at.date(), -margin, "the alarm date minus the margin")
     )
-    stability_on = _after_days(filled_at, stability).date()
+    stability_on = _add_days(filled_at.date(), stability, "the drug stability date")
 
     # Order matters only for ties: the alarm is the reason staff can act on.
     candidates: list[tuple[date, RefillByReason]] = []
     if alarm_margin_on is not None:
         candidates.append((alarm_margin_on, RefillByReason.ALARM_MARGIN))
     candidates.append((stability_on, RefillByReason.DRUG_STABILITY))
-    if replacement_on is not None:
+    if end_of_service_on is not None:
+        candidates.append((end_of_service_on, RefillByReason.END_OF_SERVICE))
+    if replacement_on is not None and (
+        end_of_service_on is None or replacement_on <= end_of_service_on
+    ):
         candidates.append((replacement_on, RefillByReason.PLANNED_REPLACEMENT))
     refill_by, reason = min(candidates, key=lambda candidate: candidate[0])
 
     return Forecast(
-        daily_volume_ml=volume_per_day_ml,
+        daily_volume_ml=current_segment(fill).daily_volume_ml,
         days_to_alarm=days_alarm,
         days_to_conservative_alarm=days_conservative,
         days_to_empty=days_empty,
         days_to_conservative_empty=days_conservative_empty,
         alarm_at=instant(days_alarm),
-        conservative_alarm_at=instant(days_conservative),
+        conservative_alarm_at=conservative_alarm_at,
         empty_at=instant(days_empty),
         conservative_empty_at=instant(days_conservative_empty),
         refill_by=refill_by,
@@ -340,12 +529,16 @@ def forecast(
 # --- residual volume and reconciliation ----------------------------------------------
 
 
-def _raw_residual_ml(fill: Fill, at: datetime) -> Decimal:
+def _raw_residual_ml(fill: Fill, at: datetime, factor: Decimal | None = None) -> Decimal:
     _require_aware(at, "at")
     elapsed_days = _elapsed_days(fill.filled_at, at)
     if elapsed_days < 0:
         raise ValueError(f"at ({at.isoformat()}) is before the fill ({fill.filled_at.isoformat()})")
-    return fill.volume_ml - fill.daily_volume_ml * elapsed_days - fill.oneoff_ml
+    delivered_ml = _delivered_ml(fill._segments(), elapsed_days)
+    if factor is not None:
+        delivered_ml *= factor
+    oneoffs_ml = sum((ml for day, ml in fill._later_oneoffs() if day <= elapsed_days), ZERO)
+    return fill.volume_ml - delivered_ml - fill.oneoff_ml - oneoffs_ml
 
 
 def _residual_floor_ml(fill: Fill) -> Decimal:
@@ -353,7 +546,7 @@ def _residual_floor_ml(fill: Fill) -> Decimal:
 
 
 def expected_residual_ml(fill: Fill, at: datetime) -> Decimal:
-    """R_exp = R_fill - V_day x elapsed days - one-off volume (domain §2.3).
+    """R_exp = R_fill - ∫ V_day over the program segments - one-off volumes (domain §2.3).
 
     Clamped below at the empty volume E (0 by default): once a pump can no
     longer deliver, its residual stops falling. Without the clamp an overdue
@@ -366,6 +559,15 @@ def expected_residual_ml(fill: Fill, at: datetime) -> Decimal:
 def projected_volume_ml(fill: Fill, at: datetime) -> Decimal:
     """Projected reservoir volume at ``at``, for charts: the same as expected_residual_ml."""
     return expected_residual_ml(fill, at)
+
+
+def conservative_volume_ml(
+    fill: Fill, at: datetime, *, accuracy: Decimal = DEFAULT_ACCURACY
+) -> Decimal:
+    """The volume left at ``at`` if the pump ran fast by ``accuracy`` since the fill:
+    R_fill - one-offs - (1 + ε) x ∫ rate, clamped at the empty volume like the nominal one."""
+    fast = 1 + _non_negative(accuracy, "accuracy")
+    return max(_raw_residual_ml(fill, at, fast), _residual_floor_ml(fill))
 
 
 @dataclass(frozen=True)

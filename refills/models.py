@@ -470,6 +470,7 @@ class RefillByReason(models.TextChoices):
     ALARM_MARGIN = "alarm-margin", "Conservative alarm date minus the margin"
     DRUG_STABILITY = "drug-stability", "180-day drug stability limit"
     PLANNED_REPLACEMENT = "planned-replacement", "Planned pump replacement"
+    END_OF_SERVICE = "end-of-service", "Pump end of service or shut-down"
     NO_FILL = "no-fill", "No refill recorded yet"
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from patients.models import Pump
-from refills.forecast import Fill, expected_residual_ml
+from refills.forecast import Fill, ProgramChange
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, DrugProgram, Refill
 
 
@@ -45,33 +46,33 @@ def fill_from_refill(
 
 
 def current_fill(*, pump: Pump, at: dt.datetime | None = None) -> tuple[Fill | None, Refill | None]:
-    """The fill the reservoir projection starts from, and the refill behind it.
+    """The last refill (before ``at``) with its program history, and the refill behind it.
 
-    A program change between refills (a dose change at a clinic visit) does not
-    add drug; it restarts the projection from the volume expected to be left
-    at the moment of the change, at the new rate.
+    A program change between refills (a dose change at a clinic visit) adds no
+    drug: it is a new rate segment of the same fill. The projection runs through
+    every segment, so the fast-pump allowance covers everything delivered since
+    the refill (domain §7.1 #6).
     """
     refill = latest_refill(pump=pump, before=at)
     if refill is None:
         return None, None
-    empty_ml = pump.model.empty_volume_ml
     tz = pump.patient.clinic.tz
     # The alarm sounds at the volume the pump is programmed with now, not at the refill.
     fill = fill_from_refill(
-        refill, empty_volume_ml=empty_ml, tz=tz, alarm_volume_ml=pump.alarm_volume_ml
+        refill,
+        empty_volume_ml=pump.model.empty_volume_ml,
+        tz=tz,
+        alarm_volume_ml=pump.alarm_volume_ml,
     )
     changes = DrugProgram.objects.filter(pump=pump, effective_from__gt=refill.performed_at)
     if at is not None:
         changes = changes.filter(effective_from__lte=at)
-    for change in changes.order_by("effective_from"):
-        fill = Fill(
-            filled_at=change.effective_from.astimezone(tz),
-            volume_ml=expected_residual_ml(fill, change.effective_from),
-            concentration_mcg_per_ml=fill.concentration_mcg_per_ml,
-            daily_dose_mcg=change.daily_dose_mcg,
-            alarm_volume_ml=pump.alarm_volume_ml,
-            empty_volume_ml=empty_ml,
-        )
+    history = tuple(
+        ProgramChange(at=change.effective_from.astimezone(tz), daily_dose_mcg=change.daily_dose_mcg)
+        for change in changes.order_by("effective_from")
+    )
+    if history:
+        fill = replace(fill, program_changes=history)
     return fill, refill
 
 

@@ -27,7 +27,7 @@ from refills.forecast import (
     Forecast,
     PostFillCheck,
     Reconciliation,
-    daily_volume_ml,
+    current_segment,
     discrepancy_trend,
     forecast,
     post_fill_check,
@@ -1052,6 +1052,8 @@ def _project(pump: Pump, fill: Fill) -> Forecast:
         margin_days=margin,
         stability_days=policy_value("STABILITY_DAYS"),
         replacement_on=pump.planned_replacement_on,
+        # A pump that stops needs the patient seen before it does (domain §7.1 #6).
+        end_of_service_on=pump.end_of_service_on,
     )
 
 
@@ -1061,6 +1063,7 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
     pump = Pump.objects.select_related("model", "patient__clinic").get(pk=pump.pk)
     fill, refill = current_fill(pump=pump)
     projection = _project(pump, fill) if fill is not None else None
+    segment = current_segment(fill) if fill is not None else None
     appointment = next_refill_appointment(pump=pump)
     clinic_tz = pump.patient.clinic.tz
     refill_by = projection.refill_by if projection else None
@@ -1079,15 +1082,11 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
     assessment = assess(inputs, _risk_policy_for(pump.patient))
     values = {
         "computed_at": now,
-        "anchor_at": fill.filled_at if fill else None,
-        "anchor_volume_ml": Decimal(fill.volume_ml).quantize(Decimal("0.01")) if fill else None,
-        "daily_volume_ml": (
-            daily_volume_ml(fill.daily_dose_mcg, fill.concentration_mcg_per_ml).quantize(
-                Decimal("0.0001")
-            )
-            if fill
-            else None
-        ),
+        # The segment the projection runs on now: the refill, or the last program
+        # change since, with the nominal volume expected then and its rate.
+        "anchor_at": segment.starts_at if segment else None,
+        "anchor_volume_ml": segment.volume_ml.quantize(Decimal("0.01")) if segment else None,
+        "daily_volume_ml": segment.daily_volume_ml.quantize(Decimal("0.0001")) if segment else None,
         "alarm_at": projection.alarm_at if projection else None,
         "conservative_alarm_at": projection.conservative_alarm_at if projection else None,
         "empty_at": projection.empty_at if projection else None,

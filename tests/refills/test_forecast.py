@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -355,13 +356,18 @@ def test_timestamps_are_truncated_to_the_second_never_later() -> None:
     assert elapsed.total_seconds() <= exact_seconds < elapsed.total_seconds() + 1
 
 
-def test_fill_already_below_the_alarm_volume_projects_an_alarm_in_the_past() -> None:
+def test_fill_already_below_the_alarm_volume_alarms_at_the_fill() -> None:
+    # The pump alarms as soon as it is filled. (It used to extrapolate backwards, to a
+    # fictional instant before the fill that a higher dose moved *later* and that put
+    # the conservative alarm after the nominal one; issue 8 invariants.)
     fill = make_fill(volume_ml=Decimal("1.8"))
 
     result = forecast(fill)
 
-    assert result.days_to_alarm == Decimal(-1)
-    assert result.alarm_at < FILLED_AT
+    assert result.days_to_alarm == 0
+    assert result.days_to_conservative_alarm == 0
+    assert result.alarm_at == result.conservative_alarm_at == FILLED_AT
+    assert result.empty_at > FILLED_AT
 
 
 # --- time zones ----------------------------------------------------------------------
@@ -475,7 +481,8 @@ def test_projections_are_never_later_than_exact(
 
     # Reference in exact rational arithmetic, independent of Decimal precision.
     v_day = Fraction(dose_mcg) / concentration
-    usable = Fraction(volume_ml) - Fraction(alarm_ml) - Fraction(oneoff_ml)
+    # A fill at or below the alarm volume alarms at the fill itself.
+    usable = max(Fraction(volume_ml) - Fraction(alarm_ml) - Fraction(oneoff_ml), Fraction(0))
     nominal_days = usable / v_day
     conservative_days = usable / (v_day * (1 + Fraction(accuracy)))
     start = exact_seconds(filled_at)
@@ -488,12 +495,18 @@ def test_projections_are_never_later_than_exact(
         # 28 digits can put an exact whole second a hair below itself).
         assert exact_seconds(projected) <= exact <= exact_seconds(projected) + 1
 
-    target_days = min(conservative_days - margin_days, Fraction(stability_days))
-    exact_target = start + target_days * 86400
+    # Calendar days in the fill's zone (domain §7.1 #6): the conservative alarm's date
+    # minus the margin, and the fill's date plus the stability limit.
     zone = filled_at.tzinfo
-    # Never later than exact, and not a whole day early either.
-    assert start_of_day_seconds(result.refill_by, zone) <= exact_target
-    assert start_of_day_seconds(result.refill_by + timedelta(days=1), zone) > exact_target - 1
+    # Whole seconds are exact: zone offsets are whole minutes, so flooring keeps the date.
+    exact_alarm_day = datetime.fromtimestamp(
+        math.floor(start + conservative_days * 86400), tz=UTC
+    ).astimezone(zone)
+    assert result.conservative_alarm_at.date() <= exact_alarm_day.date()
+    assert result.refill_by == min(
+        result.conservative_alarm_at.date() - timedelta(days=margin_days),
+        filled_at.date() + timedelta(days=stability_days),
+    )
 
 
 # --- validation ----------------------------------------------------------------------

@@ -679,7 +679,10 @@ def test_stopping_the_pump_leaves_only_the_stability_limit(filled_pump, physicia
     row = stored(filled_pump)
     assert row.alarm_at is None and row.empty_at is None
     assert row.refill_by_reason == "drug-stability"
-    assert row.refill_by == local_day(row.anchor_at) + 180 * DAY
+    # 180 days from the refill: a program change adds no drug and does not restart the
+    # stability clock (it used to count from the change, 30 days late here).
+    refill = Refill.objects.get(pump=filled_pump)
+    assert row.refill_by == local_day(refill.performed_at) + 180 * DAY
     assert {o.rule for o in Override.objects.all()} == {"dose_stopped", "dose_decrease_over_limit"}
 
 
