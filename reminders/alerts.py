@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.access import can
+from accounts.access import PERMISSIONS, can
 from accounts.models import Membership, Role
 from patients.models import Channel, Patient, Pump, PumpStatus
 from patients.validators import normalize_phone
@@ -473,15 +473,12 @@ def alert_url(alert: Alert) -> str:
     from django.conf import settings
 
     base = (settings.REMINDERS.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
-    for name, args in (
-        ("dashboard:alert", [alert.pk]),
-        ("admin:reminders_alert_change", [alert.pk]),
-    ):
-        try:
-            return base + reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-    return base
+    # The staff alert inbox, at this alert's card: every role that receives escalations can
+    # open it (the Django admin is for platform operators only).
+    try:
+        return base + reverse("dashboard:alerts") + f"#alert-{alert.pk}"
+    except NoReverseMatch:
+        return base
 
 
 def escalation_contacts(clinic_id: int) -> list[Membership]:
@@ -625,9 +622,16 @@ def alert_assign(*, alert: Alert, by, assignee, now: dt.datetime | None = None) 
     _require_actor(alert, by)
     if (
         assignee is not None
-        and not Membership.objects.filter(user=assignee, clinic_id=alert.clinic_id).exists()
+        and not Membership.objects.filter(
+            user=assignee,
+            user__is_active=True,
+            clinic_id=alert.clinic_id,
+            role__in=PERMISSIONS["act_on_alerts"],
+        ).exists()
     ):
-        raise ValidationError({"assignee": "Assign the alert to someone at this clinic."})
+        raise ValidationError(
+            {"assignee": "Assign the alert to someone at this clinic whose role acts on alerts."}
+        )
     with transaction.atomic():
         row = _locked(alert)
         row.assignee = assignee
