@@ -391,3 +391,19 @@ class SweepHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep finished {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProcessedWebhook(models.Model):
+    """Every signed Twilio request applied, by its MessageSid: a replay is a no-op.
+
+    The key is the inbound message's ``MessageSid``, or ``MessageSid:MessageStatus`` for
+    delivery reports (one message gets several). It is written in the same transaction as
+    the request's effect (ATOMIC_REQUESTS), so a request that failed can be retried.
+    """
+
+    key = models.CharField(max_length=160, unique=True)
+    kind = models.CharField(max_length=20)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
