@@ -23,6 +23,7 @@ from accounts.access import PERMISSIONS, can
 from accounts.models import Membership, Role
 from patients.models import Channel, Patient, Pump, PumpStatus
 from patients.validators import normalize_phone
+from pumptrack.limits import check_free_text
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.risk import Tier
 from reminders import conf
@@ -645,6 +646,7 @@ def alert_resolve(*, alert: Alert, by, note: str, now: dt.datetime | None = None
     _require_actor(alert, by)
     if not note.strip():
         raise ValidationError({"note": "Say what was done, so the next person knows."})
+    check_free_text(note=note)
     now = now or timezone.now()
     with transaction.atomic():
         row = _locked(alert)

@@ -156,6 +156,9 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# Longest free text (notes, reasons, assessments, message texts) a form or service accepts.
+PUMPTRACK_FREE_TEXT_MAX_CHARS = env.int("PUMPTRACK_FREE_TEXT_MAX_CHARS", default=4000)
+
 LANGUAGE_CODE = "en-us"
 # Stored in UTC; shown in the clinic's or the patient's zone at the edges.
 TIME_ZONE = "UTC"

@@ -21,6 +21,21 @@ DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 
+# Password resets and escalation emails must leave the building: refuse the backends that
+# only print, keep in memory, write files or drop the message.
+EMAIL_BACKEND = _required("EMAIL_BACKEND")
+_NOT_DELIVERING = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+if EMAIL_BACKEND in _NOT_DELIVERING or EMAIL_BACKEND.startswith("reminders.backends"):
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND is {EMAIL_BACKEND}, which delivers nothing. Production needs a real "
+        "one, e.g. django.core.mail.backends.smtp.EmailBackend (see .env.example)."
+    )
+
 WHITENOISE_USE_FINDERS = False
 WHITENOISE_AUTOREFRESH = False
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
