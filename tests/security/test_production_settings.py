@@ -75,3 +75,22 @@ def test_production_refuses_an_email_backend_that_delivers_nothing(backend):
     result = manage("check", env={**PRODUCTION_ENV, "EMAIL_BACKEND": backend})
     assert result.returncode != 0
     assert "delivers nothing" in result.stderr
+
+
+def test_forwarded_proto_is_trusted_only_behind_a_configured_proxy():
+    code = "from django.conf import settings as s; print(s.SECURE_PROXY_SSL_HEADER)"
+    alone = manage("shell", "-c", code, env=PRODUCTION_ENV)
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.strip().splitlines()[-1] == "None"
+    proxied = manage(
+        "shell", "-c", code, env={**PRODUCTION_ENV, "PUMPTRACK_TRUSTED_PROXIES": "172.30.0.10"}
+    )
+    assert proxied.stdout.strip().splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    deploy = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={**PRODUCTION_ENV, "PUMPTRACK_TRUSTED_PROXIES": "172.30.0.10"},
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
