@@ -52,9 +52,12 @@ format: install
 audit: install
 	$(BIN)/pip-audit --strict --requirement requirements.lock --disable-pip --no-deps
 
-# Re-resolve the lock file after editing pyproject.toml.
+# Re-resolve the lock files after editing pyproject.toml: the dev lock (everything), then
+# the runtime lock for the production image (main dependencies only, pinned to the same
+# versions as the dev lock; tests/security/test_production_image.py checks both).
 lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet -c requirements.lock -o requirements.runtime.lock
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from patients.models import Clinic, Pump
+from pumptrack.limits import free_text_field
 from refills.models import (
     AppointmentKind,
     DiscrepancyAction,
@@ -84,12 +85,7 @@ def _ml(label: str, *, required: bool = True, help_text: str = "") -> forms.Deci
 
 
 def _text(label: str, *, rows: int = 2, required: bool = False, help_text: str = ""):
-    return forms.CharField(
-        label=label,
-        required=required,
-        help_text=help_text,
-        widget=forms.Textarea(attrs={"rows": rows}),
-    )
+    return free_text_field(label=label, rows=rows, required=required, help_text=help_text)
 
 
 def product_names() -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from patients.models import (
     SpasticityOrigin,
 )
 from patients.validators import normalize_phone
+from pumptrack.limits import free_text_field
 from refills.models import ReportKind
 from refills.policy import replacement_warning
 
@@ -166,7 +167,7 @@ class PatientForm(ContactRulesMixin, forms.Form):
     caregiver_managed = _boolean(Patient, "caregiver_managed")
     prior_prealarm_symptoms = _boolean(Patient, "prior_prealarm_symptoms")
     oral_baclofen_bridge = _boolean(Patient, "oral_baclofen_bridge")
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    notes = free_text_field(label="Notes", rows=3)
 
     def __init__(self, *args, clinics=None, patient: Patient | None = None, **kwargs):
         """`clinics`: where a new patient may be registered; `patient`: the one edited."""
@@ -548,10 +549,9 @@ class PumpReportForm(forms.Form):
         input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         help_text="Clinic time: when the alarm was heard or the symptoms began.",
     )
-    details = forms.CharField(
+    details = free_text_field(
         label="Details",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        rows=3,
         help_text="Who called, what they heard or noticed, what they were told to do.",
     )
 
@@ -582,9 +582,10 @@ def report_initial(*, now: dt.datetime) -> dict:
 
 
 class ReportResolveForm(forms.Form):
-    resolution = forms.CharField(
+    resolution = free_text_field(
         label="Resolution note",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        rows=3,
+        required=True,
         help_text="What was done: pump interrogated, refilled, patient seen in the emergency "
         "department…",
     )

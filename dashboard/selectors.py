@@ -18,7 +18,7 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.access import PERMISSIONS, clinics_for, role_in, scoped
-from accounts.models import User
+from accounts.models import Membership, User
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
 from refills.clock import ClockChange, clock_change_near
 from refills.forecast import conservative_volume_ml, projected_volume_ml
@@ -65,10 +65,15 @@ def clinic_today(clinic: Clinic, now: dt.datetime | None = None) -> dt.date:
 
 
 def clinic_staff(clinic: Clinic, *roles: str) -> QuerySet[User]:
-    users = User.objects.filter(memberships__clinic=clinic, is_active=True)
+    """Active staff of the clinic, optionally only those whose role AT THIS CLINIC is one of
+    `roles`. One Membership query: chaining .filter() over the multi-valued memberships
+    relation would let a role held at another clinic qualify a user here."""
+    memberships = Membership.objects.filter(clinic=clinic)
     if roles:
-        users = users.filter(memberships__role__in=roles)
-    return users.distinct().order_by("last_name", "first_name", "username")
+        memberships = memberships.filter(role__in=roles)
+    return User.objects.filter(is_active=True, pk__in=memberships.values("user_id")).order_by(
+        "last_name", "first_name", "username"
+    )
 
 
 # --------------------------------------------------------------------------- the board

@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.access import get_scoped, patient_for
@@ -680,7 +681,9 @@ def _alert_or_404(request, alert_id: int):
 
 def _back_to_inbox(request):
     target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(target)
     return redirect("dashboard:alerts")
 

@@ -19,10 +19,11 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.access import can
+from accounts.access import PERMISSIONS, can
 from accounts.models import Membership, Role
 from patients.models import Channel, Patient, Pump, PumpStatus
 from patients.validators import normalize_phone
+from pumptrack.limits import check_free_text
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.policy import running_out_alert_days
 from refills.risk import ReasonCode, Tier
@@ -471,15 +472,12 @@ def alert_url(alert: Alert) -> str:
     from django.conf import settings
 
     base = (settings.REMINDERS.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
-    for name, args in (
-        ("dashboard:alert", [alert.pk]),
-        ("admin:reminders_alert_change", [alert.pk]),
-    ):
-        try:
-            return base + reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-    return base
+    # The staff alert inbox, at this alert's card: every role that receives escalations can
+    # open it (the Django admin is for platform operators only).
+    try:
+        return base + reverse("dashboard:alerts") + f"#alert-{alert.pk}"
+    except NoReverseMatch:
+        return base
 
 
 def escalation_contacts(clinic_id: int) -> list[Membership]:
@@ -623,9 +621,16 @@ def alert_assign(*, alert: Alert, by, assignee, now: dt.datetime | None = None) 
     _require_actor(alert, by)
     if (
         assignee is not None
-        and not Membership.objects.filter(user=assignee, clinic_id=alert.clinic_id).exists()
+        and not Membership.objects.filter(
+            user=assignee,
+            user__is_active=True,
+            clinic_id=alert.clinic_id,
+            role__in=PERMISSIONS["act_on_alerts"],
+        ).exists()
     ):
-        raise ValidationError({"assignee": "Assign the alert to someone at this clinic."})
+        raise ValidationError(
+            {"assignee": "Assign the alert to someone at this clinic whose role acts on alerts."}
+        )
     with transaction.atomic():
         row = _locked(alert)
         row.assignee = assignee
@@ -639,6 +644,7 @@ def alert_resolve(*, alert: Alert, by, note: str, now: dt.datetime | None = None
     _require_actor(alert, by)
     if not note.strip():
         raise ValidationError({"note": "Say what was done, so the next person knows."})
+    check_free_text(note=note)
     now = now or timezone.now()
     with transaction.atomic():
         row = _locked(alert)

@@ -7,6 +7,7 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from patients.models import Channel
+from pumptrack.limits import free_text_field
 from reminders.messages import template_problems
 from reminders.models import NotificationKind, NotificationStatus
 
@@ -44,9 +45,7 @@ class TemplateForm(forms.Form):
     """One clinic's text for one kind on one channel, checked by reminders.messages."""
 
     subject = forms.CharField(label="Email subject", max_length=200, required=False)
-    body = forms.CharField(
-        label="Message text", widget=forms.Textarea(attrs={"rows": 8}), required=False
-    )
+    body = free_text_field(label="Message text", rows=8)
 
     def __init__(self, *args, kind: str, channel: str, **kwargs):
         super().__init__(*args, **kwargs)

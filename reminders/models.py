@@ -18,6 +18,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from patients.models import Caregiver, Channel, Clinic, Patient, Pump
+from pumptrack.limits import FreeTextLengthValidator
 from refills.models import Appointment
 
 
@@ -229,7 +230,7 @@ class Alert(models.Model):
         help_text="Empty when the alert cleared by itself.",
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolution_note = models.TextField(blank=True)
+    resolution_note = models.TextField(blank=True, validators=[FreeTextLengthValidator()])
     escalation_count = models.PositiveSmallIntegerField(default=0)
     last_escalated_at = models.DateTimeField(null=True, blank=True)
     # When the next escalation is due; empty once acknowledged, resolved or below HIGH.
@@ -299,7 +300,7 @@ class MessageTemplate(models.Model):
         max_length=10, choices=[(Channel.SMS, Channel.SMS.label), (Channel.EMAIL, "Email")]
     )
     subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
-    body = models.TextField()
+    body = models.TextField(validators=[FreeTextLengthValidator()])
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -391,3 +392,19 @@ class SweepHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep finished {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProcessedWebhook(models.Model):
+    """Every signed Twilio request applied, by its MessageSid: a replay is a no-op.
+
+    The key is the inbound message's ``MessageSid``, or ``MessageSid:MessageStatus`` for
+    delivery reports (one message gets several). It is written in the same transaction as
+    the request's effect (ATOMIC_REQUESTS), so a request that failed can be retried.
+    """
+
+    key = models.CharField(max_length=160, unique=True)
+    kind = models.CharField(max_length=20)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"

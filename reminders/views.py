@@ -19,7 +19,7 @@ from reminders import conf
 from reminders.delivery import notification_provider_status
 from reminders.outbox import clinic_phone_text, phone_text
 from reminders.selectors import last_sweep
-from reminders.services import sms_keyword_apply
+from reminders.services import sms_keyword_apply, webhook_first_seen
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,11 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _signed_by_twilio(request):
         logger.warning("twilio status callback with a bad signature refused")
         return HttpResponseForbidden("Bad signature")
+    sid = request.POST.get("MessageSid", "")
+    status = request.POST.get("MessageStatus", "")
+    if sid and not webhook_first_seen(key=f"{sid}:{status}", kind="status"):
+        logger.info("twilio status callback replayed; ignored")
+        return HttpResponse(status=204)
     notification_provider_status(
         reference=request.GET.get("ref", ""),
         provider_id=request.POST.get("MessageSid", ""),
@@ -116,13 +121,21 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signed_by_twilio(request):
         logger.warning("twilio inbound message with a bad signature refused")
         return HttpResponseForbidden("Bad signature")
+    sid = request.POST.get("MessageSid", "")
+    if not sid:
+        return HttpResponse("A MessageSid is required.", status=400)
+    if not webhook_first_seen(key=sid, kind="inbound"):
+        logger.info("twilio inbound message replayed; ignored")
+        return HttpResponse(TWIML_EMPTY, content_type="text/xml")
     try:
         phone = normalize_phone(request.POST.get("From", ""))
     except ValidationError:
         phone = ""
     effect = ""
     if phone:
-        effect, _ = sms_keyword_apply(phone=phone, body=request.POST.get("Body", ""))
+        effect, _ = sms_keyword_apply(
+            phone=phone, body=request.POST.get("Body", ""), to=request.POST.get("To", "")
+        )
     if effect or not phone:
         # Twilio answers STOP/START itself; we only record the consent.
         return HttpResponse(TWIML_EMPTY, content_type="text/xml")

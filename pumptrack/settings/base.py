@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarding headers count only from PUMPTRACK_TRUSTED_PROXIES (pumptrack/proxy.py).
+    "pumptrack.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,6 +113,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The reverse proxies in front of gunicorn (addresses or networks, comma-separated), e.g. the
+# nginx container of docker-compose.yml. Only they may name the client (X-Forwarded-For,
+# read by axes through pumptrack.proxy.client_ip) and the scheme (X-Forwarded-Proto, see
+# production.py). Empty: every forwarding header is ignored and REMOTE_ADDR is the client.
+PUMPTRACK_TRUSTED_PROXIES = env.list("PUMPTRACK_TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "pumptrack.proxy.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -155,6 +163,9 @@ OTP_TOTP_ISSUER = "pumptrack"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Longest free text (notes, reasons, assessments, message texts) a form or service accepts.
+PUMPTRACK_FREE_TEXT_MAX_CHARS = env.int("PUMPTRACK_FREE_TEXT_MAX_CHARS", default=4000)
 
 LANGUAGE_CODE = "en-us"
 # Stored in UTC; shown in the clinic's or the patient's zone at the edges.
@@ -372,6 +383,19 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Every task has a soft limit (SoftTimeLimitExceeded is raised in the task, which can clean
+# up) and a hard one (the worker child is killed; the task is acked as failed, and the
+# sweep's stuck-send recovery takes the row back). Soft > the provider call timeout, so a
+# slow send times out on its own first. Keep the hard limit below
+# REMINDERS_STUCK_SENDING_SECONDS in production, so a row is only called stuck once its
+# task is surely dead (the fault drills shorten both on purpose).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+if not REMINDERS["SEND_TIMEOUT_SECONDS"] < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Celery time limits must satisfy REMINDERS_SEND_TIMEOUT_SECONDS < "
+        "CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT."
+    )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

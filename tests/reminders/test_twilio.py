@@ -1,5 +1,6 @@
 """Twilio: the production SMS backend's error handling, and the signed webhooks."""
 
+import itertools
 import json
 
 import pytest
@@ -175,8 +176,12 @@ def test_a_report_for_a_send_that_crashed_before_its_commit_closes_it(client, se
     assert (sent_sms.status, sent_sms.provider_id) == ("sent", "SM77")
 
 
-def inbound(client, body, sender="+16175550123", token=TOKEN):
-    data = {"From": sender, "To": "+16175550999", "Body": body, "MessageSid": "SMin"}
+_SIDS = itertools.count(1)
+
+
+def inbound(client, body, sender="+16175550123", token=TOKEN, to="+16175550999", sid=None):
+    """A signed inbound text; each gets its own MessageSid, as Twilio's do."""
+    data = {"From": sender, "To": to, "Body": body, "MessageSid": sid or f"SMin{next(_SIDS)}"}
     return signed_post(client, "/twilio/inbound/", data, token=token)
 
 
@@ -209,3 +214,63 @@ def test_any_other_reply_gets_the_clinic_number_because_nobody_reads_replies(
     assert "This number cannot read replies" in text and "+1 617-555-0100" in text
     filled_pump.patient.refresh_from_db()
     assert filled_pump.patient.consent_sms
+
+
+# --------------------------------------------------------------------------- replays and scope
+
+
+def test_a_replayed_stop_or_start_is_a_no_op(client, filled_pump, twilio_settings):
+    """A captured signed START replayed after the patient's STOP must not turn texts back on."""
+    patient = filled_pump.patient
+    start = inbound(client, "START", sid="SMstart1")
+    assert inbound(client, "STOP", sid="SMstop1").status_code == 200
+    patient.refresh_from_db()
+    assert not patient.consent_sms
+    replay = signed_post(
+        client,
+        "/twilio/inbound/",
+        {"From": patient.phone, "To": "+16175550999", "Body": "START", "MessageSid": "SMstart1"},
+    )
+    assert start.status_code == replay.status_code == 200
+    assert "<Message>" not in replay.content.decode()
+    patient.refresh_from_db()
+    assert not patient.consent_sms
+
+
+def test_a_replayed_delivery_report_is_applied_once(client, sent_sms):
+    data = {"MessageSid": "SM42", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert signed_post(client, status_path(sent_sms), data).status_code == 204
+    Alert.objects.filter(kind="delivery-failed").delete()
+    Notification.objects.filter(pk=sent_sms.pk).update(status="sent", last_error="")
+    assert signed_post(client, status_path(sent_sms), data).status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == "sent"
+    assert not Alert.objects.filter(kind="delivery-failed").exists()
+    # Another status for the same message is a different report and is applied.
+    delivered = {"MessageSid": "SM42", "MessageStatus": "delivered"}
+    assert signed_post(client, status_path(sent_sms), delivered).status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == "delivered"
+
+
+def test_an_inbound_text_without_a_message_sid_is_refused(client, filled_pump, twilio_settings):
+    data = {"From": filled_pump.patient.phone, "To": "+16175550999", "Body": "STOP"}
+    assert signed_post(client, "/twilio/inbound/", data).status_code == 400
+    filled_pump.patient.refresh_from_db()
+    assert filled_pump.patient.consent_sms
+
+
+def test_a_stop_applies_to_the_number_that_received_it_and_to_texts_only(
+    client, filled_pump, twilio_settings
+):
+    patient = filled_pump.patient
+    # A STOP to a number that sends nobody's reminders (another app on the same Twilio
+    # account, a number since released) does not silence this clinic's reminders.
+    assert inbound(client, "STOP", to="+16175550888").status_code == 200
+    patient.refresh_from_db()
+    assert patient.consent_sms
+    # A STOP to the number the reminders come from stops the texts, not the emails.
+    inbound(client, "STOP", to="+1 (617) 555-0999")
+    patient.refresh_from_db()
+    assert not patient.consent_sms
+    assert patient.consent_email
