@@ -24,7 +24,6 @@ from tests.invariants.conftest import (
     REASONS,
     REPLACEMENT,
     STABILITY,
-    WORK_QUEUE,
 )
 from tests.invariants.machine import PumpHistory
 
@@ -57,11 +56,6 @@ def test_histories_never_have_a_refill_by_date_after_end_of_service(db):
 @pytest.mark.xfail(strict=True, reason="issue 8 #3: fixed on branch risk")
 def test_histories_keep_end_of_service_critical_without_a_valid_plan(db):
     _run({DEVICE}, examples=20, steps=15, phases=NO_SHRINK)
-
-
-@pytest.mark.xfail(strict=True, reason="issue 8 #7: fixed on branch risk")
-def test_histories_open_a_work_queue_alert_when_the_alarm_nears_unbooked(db):
-    _run({WORK_QUEUE}, examples=20, steps=15, phases=NO_SHRINK)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 8 #6: fixed on branch messages")
