@@ -1,0 +1,63 @@
+"""Whole generated histories, checked after every step (issue 8, "The invariants").
+
+The rules and the checks are in machine.py and conftest.py. Besides the families below,
+every run checks in its rules: a refused save writes nothing, the oral bridge never
+lowers the tier, and time passing without a refill never lowers the tier.
+
+A family that a known defect breaks runs in its own xfail(strict) test, with its own
+seed, so the lead removes the marker when the fix is merged.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from tests.invariants.conftest import (
+    ALERTS,
+    DEVICE,
+    END_OF_SERVICE,
+    MARGIN,
+    MESSAGES,
+    ORDER,
+    REASONS,
+    REPLACEMENT,
+    STABILITY,
+)
+from tests.invariants.machine import PumpHistory
+
+NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
+
+
+def _run(families, *, examples, steps, phases=None):
+    machine = type("History", (PumpHistory,), {"families": frozenset(families)})
+    extra = {"phases": phases} if phases else {}
+    run_state_machine_as_test(
+        machine,
+        settings=settings(max_examples=examples, stateful_step_count=steps, **extra),
+    )
+
+
+def test_histories_keep_the_forecast_tier_and_alert_invariants(db):
+    _run({REASONS, ALERTS, REPLACEMENT}, examples=30, steps=20)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 #1 and #2: fixed on branch forecast")
+def test_histories_keep_the_forecast_dates_in_order_and_within_their_limits(db):
+    _run({ORDER, MARGIN, STABILITY}, examples=30, steps=20, phases=NO_SHRINK)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 #3: fixed on branch forecast")
+def test_histories_never_have_a_refill_by_date_after_end_of_service(db):
+    _run({END_OF_SERVICE}, examples=10, steps=10, phases=NO_SHRINK)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 #3: fixed on branch risk")
+def test_histories_keep_end_of_service_critical_without_a_valid_plan(db):
+    _run({DEVICE}, examples=20, steps=15, phases=NO_SHRINK)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8 #6: fixed on branch messages")
+def test_histories_send_no_message_with_a_past_or_stale_date(db):
+    _run({MESSAGES}, examples=30, steps=20, phases=NO_SHRINK)
