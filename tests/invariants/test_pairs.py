@@ -12,7 +12,6 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -59,6 +58,7 @@ def _fill(world, pump, *, at, dose, concentration=2000, added="20", alarm=None):
             drug_product=_program(dose, concentration).drug_product,
             concentration_mcg_per_ml=Decimal(concentration),
             lot_number="LOT-INV-2",
+            lot_expiry=at.date() + dt.timedelta(days=365),
             needle_placement=NeedleCheck.TEMPLATE_AND_STOP,
             needle_placement_confirmed=True,
         ),
@@ -127,7 +127,6 @@ def test_more_drug_out_or_less_in_never_makes_a_date_later(db, base, variant, fa
         _never_later(first, second, f"a {variant} change x{factor}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #1: fixed on branch forecast")
 @settings(max_examples=25, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
 @given(
     base=BASE,
@@ -209,7 +208,6 @@ def test_refill_by_is_calendar_days_before_the_conservative_alarm_across_a_clock
         )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #2: fixed on branch forecast")
 @settings(max_examples=20, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
 @given(
     zone=st.sampled_from(DST_ZONES),
@@ -234,7 +232,6 @@ def test_refill_by_is_at_most_180_calendar_days_after_the_fill_across_a_clock_ch
         )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #3: fixed on branch forecast")
 @settings(max_examples=15, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
 @given(
     zone=st.sampled_from(DST_ZONES + ("UTC",)),
@@ -251,7 +248,6 @@ def test_refill_by_is_never_after_end_of_service(db, zone, now, days_to_shutdown
         assert forecast.refill_by <= eos, f"refill-by {forecast.refill_by} after EOS {eos}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #3: fixed on branch risk")
 @settings(max_examples=15, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
 @given(
     zone=st.sampled_from(DST_ZONES + ("UTC",)),
@@ -275,7 +271,6 @@ def test_a_replacement_planned_after_end_of_service_does_not_calm_the_tier(
         assert forecast.risk_tier == 4, forecast.risk_reasons
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #7: fixed on branch risk")
 @settings(max_examples=10, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
 @given(zone=st.sampled_from(DST_ZONES + ("UTC",)), now=NOW, days_to_alarm=st.integers(15, 20))
 def test_a_work_queue_alert_is_open_when_the_alarm_is_21_days_away_and_nothing_booked(
