@@ -47,9 +47,7 @@ def past_dates(notification, now: dt.datetime) -> list[dt.date]:
     A missed-appointment message names the visit that was missed: that one date is
     in the past by nature and is checked against the appointment instead.
     """
-    today = max(
-        today_in(recipient_zone(notification), now), today_in(notification.clinic.tz, now)
-    )
+    today = max(today_in(recipient_zone(notification), now), today_in(notification.clinic.tz, now))
     text = notification.subject + "\n" + notification.body
     dates = dates_in(text)
     if notification.kind == "missed-appointment" and notification.appointment_id:

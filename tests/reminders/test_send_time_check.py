@@ -65,9 +65,7 @@ def refill_now(pump, by, **kwargs):
 
 
 @pytest.mark.parametrize("sync_runs", [True, False], ids=["hook-runs", "send-time-only"])
-def test_a_queued_nudge_is_withdrawn_after_a_refill(
-    pump, nurse, clock, sms_outbox, sync_runs
-):
+def test_a_queued_nudge_is_withdrawn_after_a_refill(pump, nurse, clock, sms_outbox, sync_runs):
     fill(pump, nurse, days_ago=60)
     nudge = Notification.objects.get(stage="unbooked-21d")
     old_refill_by = pump.forecast.refill_by
@@ -113,9 +111,7 @@ def test_a_nudge_held_past_the_refill_by_date_becomes_call_today(pump, nurse, cl
     assert dates_in(call.body) == []
 
 
-def test_an_overdue_patient_is_asked_to_call_today_not_to_book_by_a_date(
-    pump, nurse, sms_outbox
-):
+def test_an_overdue_patient_is_asked_to_call_today_not_to_book_by_a_date(pump, nurse, sms_outbox):
     fill(pump, nurse, days_ago=80)
     forecast = PumpForecast.objects.get(pump=pump)
     assert forecast.refill_by < timezone.localdate()  # overdue, nothing booked
@@ -211,10 +207,14 @@ def _check_sent(notification: Notification, now: dt.datetime) -> None:
     elif notification.kind == NotificationKind.OVERDUE_CALL:
         forecast = PumpForecast.objects.get(pump__patient=notification.patient_id)
         assert dates == [] and forecast.next_refill_appointment_id is None
-        assert forecast.refill_by <= max(
-            now.astimezone(recipient_zone(notification)).date(),
-            now.astimezone(notification.clinic.tz).date(),
-        ) or forecast.conservative_alarm_at <= now
+        assert (
+            forecast.refill_by
+            <= max(
+                now.astimezone(recipient_zone(notification)).date(),
+                now.astimezone(notification.clinic.tz).date(),
+            )
+            or forecast.conservative_alarm_at <= now
+        )
     elif notification.kind in (
         NotificationKind.BOOKING_CONFIRMATION,
         NotificationKind.APPOINTMENT_REMINDER,
@@ -242,11 +242,11 @@ STEPS = st.one_of(
 )
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     start_days_ago=st.integers(30, 85),
     zone=st.sampled_from(["America/New_York", "Europe/London", "Australia/Sydney"]),
-    steps=st.lists(STEPS, min_size=1, max_size=10),
+    steps=st.lists(STEPS, min_size=1, max_size=8),
 )
 def test_no_message_leaves_the_outbox_stale(db, start_days_ago, zone, steps):
     start = dt.datetime(2025, 3, 20, 15, 0, tzinfo=dt.UTC)
@@ -265,12 +265,11 @@ def test_no_message_leaves_the_outbox_stale(db, start_days_ago, zone, steps):
                 status=NotificationStatus.PENDING, not_before__lte=now
             ).values_list("pk", flat=True):
                 notification_send(notification_id=pk, now=now)
-            for notification in Notification.objects.filter(status__in=SENT).exclude(
-                pk__in=before
-            ):
+            for notification in Notification.objects.filter(status__in=SENT).exclude(pk__in=before):
                 _check_sent(notification, now)
 
         for step in steps:
+            clock.shift(dt.timedelta(minutes=7))  # one program or refill per pump and instant
             now = timezone.now()
             scheduled = Appointment.objects.filter(
                 pump=pump, status=AppointmentStatus.SCHEDULED
