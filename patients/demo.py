@@ -58,6 +58,7 @@ from refills.models import (
 from refills.risk import Tier
 from refills.selectors import current_fill
 from refills.services import ClinicalValidationError, ProgramInput, RefillInput
+from reminders.hooks import patient_messages_paused
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +263,12 @@ class _Builder:
         self.rng.shuffle(scenarios)
         family = list(FAMILY_NAMES)
         self.rng.shuffle(family)
-        for index, scenario in enumerate(scenarios, start=1):
-            self._patient(index, scenario, GIVEN_NAMES[index - 1], family[index - 1])
+        # Years of back-dated refills are entered at the real "now": without the pause every
+        # early refill would queue a "please book before <a date years ago>" message.
+        with patient_messages_paused():
+            for index, scenario in enumerate(scenarios, start=1):
+                self._patient(index, scenario, GIVEN_NAMES[index - 1], family[index - 1])
+        # The final state, reviewed once at the demo's now: the messages it calls for.
         for pump, _ in self.pumps:
             refill_services.forecast_refresh(pump=pump, now=self.now)
         # The services stamp status changes with the wall clock; history gets its own time.

@@ -23,8 +23,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.models import Channel, PumpStatus
-from refills.models import AppointmentStatus, PumpForecast
+from patients.models import Channel
 from reminders import conf
 from reminders.channels import (
     LookupState,
@@ -35,9 +34,10 @@ from reminders.channels import (
     send_email,
     sms_backend,
 )
-from reminders.models import Notification, NotificationKind, NotificationStatus
-from reminders.plans import start_tag
+from reminders.models import Notification, NotificationStatus
+from reminders.outbox import notifications_insert
 from reminders.quiet import next_allowed
+from reminders.recheck import REPLACE, WITHDRAW, notification_recheck
 
 logger = logging.getLogger(__name__)
 
@@ -95,37 +95,6 @@ def _recipient_zone(notification: Notification) -> ZoneInfo:
     return ZoneInfo(notification.clinic.timezone)
 
 
-def _no_longer_needed(notification: Notification, now: dt.datetime) -> str:
-    """Why the occasion has passed since the row was created, or ''."""
-    kind = notification.kind
-    appointment = notification.appointment
-    if kind in (NotificationKind.BOOKING_CONFIRMATION, NotificationKind.APPOINTMENT_REMINDER):
-        if appointment.status != AppointmentStatus.SCHEDULED:
-            return f"The appointment is {appointment.get_status_display().lower()}"
-        if f":{start_tag(appointment.scheduled_start)}:" not in notification.key:
-            return "The appointment was moved; a new reminder replaces this one"
-        if now >= appointment.scheduled_start:
-            return "The appointment time has passed"
-    if (
-        kind == NotificationKind.MISSED_APPOINTMENT
-        and appointment.status != AppointmentStatus.MISSED
-    ):
-        return "The appointment was rebooked or completed"
-    if kind == NotificationKind.UNBOOKED_NUDGE:
-        forecast = PumpForecast.objects.filter(
-            pump__patient_id=notification.patient_id, pump__status=PumpStatus.ACTIVE
-        ).first()
-        if forecast is None:
-            return "The patient has no active pump"
-        if forecast.next_refill_appointment_id is not None:
-            return "A refill has been booked"
-    if kind == NotificationKind.STAFF_ESCALATION and notification.alert.state != "open":
-        return f"The alert was {notification.alert.state}"
-    if notification.is_patient_facing and not notification.patient.is_active:
-        return "The patient is no longer under the clinic's care"
-    return ""
-
-
 def _not_allowed(notification: Notification) -> tuple[str, str]:
     """(why not, current address): consent is checked again at send time."""
     if not notification.is_patient_facing:
@@ -178,15 +147,19 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
         return SendOutcome("not-yet")
     pk = notification.pk
 
-    why = _no_longer_needed(notification, now)
-    if why:
+    # The occasion is looked up again: withdrawn, replaced or re-rendered as of now.
+    check = notification_recheck(notification, now=now)
+    if check.action == WITHDRAW:
         _move(
             pk,
             NotificationStatus.PENDING,
             status=NotificationStatus.CANCELLED,
-            suppressed_reason=why,
+            suppressed_reason=check.reason[:200],
         )
+        logger.info("notification %s withdrawn at send time", pk)
         return SendOutcome("cancelled")
+    if check.action == REPLACE:
+        return _replace(notification, check, now=now)
     why, address = _not_allowed(notification)
     if why:
         _move(
@@ -210,6 +183,24 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
                 not_before=allowed, dispatched_at=None
             )
             return SendOutcome("held")
+
+    if check.changes(notification):
+        # Dates or wording moved since the row was written: store the text that goes out.
+        revised = Notification.objects.filter(
+            pk=pk, status=NotificationStatus.PENDING, body=notification.body
+        ).update(
+            body=check.body,
+            subject=check.subject,
+            original_body=notification.original_body or notification.body,
+            revised_at=now,
+            revision_note=(check.reason or "Rewritten at send time to match the current dates")[
+                :300
+            ],
+        )
+        if not revised:
+            return SendOutcome("claimed-elsewhere")
+        notification.body, notification.subject = check.body, check.subject
+        logger.info("notification %s re-rendered at send time", pk)
 
     claimed = Notification.objects.filter(
         pk=pk, status=NotificationStatus.PENDING, not_before__lte=now + EARLY_TOLERANCE
@@ -314,6 +305,26 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
         )
     logger.info("notification %s sent (attempt %s)", pk, attempts)
     return SendOutcome("sent")
+
+
+def _replace(notification: Notification, check, *, now: dt.datetime) -> SendOutcome:
+    """Withdraw this row in favour of a different message (e.g. call today), then send that."""
+    with transaction.atomic():
+        won = _move(
+            notification.pk,
+            NotificationStatus.PENDING,
+            status=NotificationStatus.CANCELLED,
+            suppressed_reason=check.reason[:200],
+        )
+        if not won:
+            return SendOutcome("claimed-elsewhere")
+        notifications_insert(check.replacement, now=now)
+    logger.info("notification %s replaced at send time", notification.pk)
+    for draft in check.replacement:
+        new = Notification.objects.filter(key=draft.key).values_list("pk", flat=True).first()
+        if new is not None:
+            notification_send(notification_id=new, now=now)
+    return SendOutcome("replaced")
 
 
 def _fail(notification: Notification, *, now: dt.datetime, error: str) -> SendOutcome:

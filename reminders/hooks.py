@@ -14,6 +14,8 @@ just as it does at PumpForecast.reassess_at.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 
@@ -28,13 +30,36 @@ from reminders.plans import nudges_sync, plans_sync_for_pump
 
 logger = logging.getLogger(__name__)
 
+_patient_messages_paused = contextvars.ContextVar("patient_messages_paused", default=False)
+
+
+@contextlib.contextmanager
+def patient_messages_paused():
+    """Build a history without writing patient messages about its intermediate states.
+
+    For loading past records in one go (the demo's years of refills): each
+    back-dated refill would otherwise be reviewed at the real "now" and queue a
+    nudge about a refill-by date long gone. Staff alerts still follow every step.
+    The caller must refresh every pump it touched afterwards (forecast_refresh),
+    which writes the messages the final state calls for.
+    """
+    token = _patient_messages_paused.set(True)
+    try:
+        yield
+    finally:
+        _patient_messages_paused.reset(token)
+
 
 def pump_review(*, forecast: PumpForecast, now: dt.datetime) -> dt.datetime | None:
     """Sync this pump's plans, alerts and nudges; return when a rule next switches on."""
     pump = Pump.objects.select_related("model", "patient__clinic").get(pk=forecast.pk)
     cache: dict = {}
-    plans_sync_for_pump(pump=pump, now=now, cache=cache)
+    paused = _patient_messages_paused.get()
+    if not paused:
+        plans_sync_for_pump(pump=pump, now=now, cache=cache)
     thresholds = alerts_sync(forecast=forecast, pump=pump, now=now)
+    if paused:
+        return now  # reviewed again by the caller's refresh, or by the next sweep
     thresholds += nudges_sync(forecast=forecast, pump=pump, now=now, cache=cache)
     future = [moment for moment in thresholds if moment > now]
     return min(future) if future else None

@@ -26,6 +26,8 @@ ALLOWED_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "appointment-reminder": frozenset(_APPOINTMENT),
     "missed-appointment": frozenset(_APPOINTMENT),
     "unbooked-nudge": frozenset(_PATIENT | {"refill_by"}),
+    # No date on purpose: the refill-by date has come or passed, so the only ask is "call today".
+    "overdue-call": frozenset(_PATIENT),
     "staff-escalation": frozenset(
         {
             "first_name",
@@ -57,7 +59,13 @@ FORBIDDEN_IN_PATIENT_MESSAGES = (
     "cancel",
 )
 PATIENT_KINDS = frozenset(
-    {"booking-confirmation", "appointment-reminder", "missed-appointment", "unbooked-nudge"}
+    {
+        "booking-confirmation",
+        "appointment-reminder",
+        "missed-appointment",
+        "unbooked-nudge",
+        "overdue-call",
+    }
 )
 
 
@@ -111,6 +119,17 @@ DEFAULTS: dict[tuple[str, str], Text] = {
         "Time to book {whose} next appointment at {clinic_name}",
         "Hello {first_name},\n\nIt is time to book {whose} next appointment at {clinic_name}. "
         "Please call us at {clinic_phone} to book a date before {refill_by}.\n\n{clinic_name}\n",
+    ),
+    ("overdue-call", Channel.SMS): Text(
+        "",
+        "Hi {first_name}, {clinic_name} needs to see {whom} soon: {whose} next appointment "
+        "is due now and is not booked yet. Please call {clinic_phone} today.",
+    ),
+    ("overdue-call", Channel.EMAIL): Text(
+        "Please call {clinic_name} today",
+        "Hello {first_name},\n\n{clinic_name} needs to see {whom} soon: {whose} next "
+        "appointment is due now and is not booked yet.\n\nPlease call us at {clinic_phone} "
+        "today. It should not wait.\n\n{clinic_name}\n",
     ),
     ("staff-escalation", Channel.SMS): Text(
         "",

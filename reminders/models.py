@@ -26,6 +26,7 @@ class NotificationKind(models.TextChoices):
     BOOKING_CONFIRMATION = "booking-confirmation", "Booking confirmation"
     APPOINTMENT_REMINDER = "appointment-reminder", "Appointment reminder"
     UNBOOKED_NUDGE = "unbooked-nudge", "No refill booked"
+    OVERDUE_CALL = "overdue-call", "Refill due now: call the clinic today"
     MISSED_APPOINTMENT = "missed-appointment", "Missed appointment"
     STAFF_ESCALATION = "staff-escalation", "Alert escalation to staff"
     SWEEP_RESUMED = "sweep-resumed", "Reminder sweep running again"
@@ -36,6 +37,7 @@ PATIENT_FACING_KINDS = frozenset(
         NotificationKind.BOOKING_CONFIRMATION,
         NotificationKind.APPOINTMENT_REMINDER,
         NotificationKind.UNBOOKED_NUDGE,
+        NotificationKind.OVERDUE_CALL,
         NotificationKind.MISSED_APPOINTMENT,
     }
 )
@@ -97,8 +99,15 @@ class Notification(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     to_address = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=200, blank=True)
-    # Rendered when the row is created and never changed: what was sent is what is shown.
+    # Rendered when the row is created and checked again just before each send: if the
+    # appointment or refill-by date moved (or "today"/"tomorrow" changed) the text is
+    # rendered again first, so `body` is always the exact text that went out.
     body = models.TextField()
+    # The first text, kept when the send-time check rewrote `body` (empty otherwise).
+    original_body = models.TextField(blank=True)
+    revised_at = models.DateTimeField(null=True, blank=True)
+    # Why the text was rewritten at send time (a moved date, a refill now due...).
+    revision_note = models.CharField(max_length=300, blank=True)
     status = models.CharField(
         max_length=12, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
@@ -272,6 +281,7 @@ class TemplateKind(models.TextChoices):
     BOOKING_CONFIRMATION = NotificationKind.BOOKING_CONFIRMATION.value, "Booking confirmation"
     APPOINTMENT_REMINDER = NotificationKind.APPOINTMENT_REMINDER.value, "Appointment reminder"
     UNBOOKED_NUDGE = NotificationKind.UNBOOKED_NUDGE.value, "No refill booked"
+    OVERDUE_CALL = NotificationKind.OVERDUE_CALL.value, "Refill due now: call the clinic today"
     MISSED_APPOINTMENT = NotificationKind.MISSED_APPOINTMENT.value, "Missed appointment"
     STAFF_ESCALATION = NotificationKind.STAFF_ESCALATION.value, "Alert escalation to staff"
     SWEEP_RESUMED = NotificationKind.SWEEP_RESUMED.value, "Reminder sweep running again"

@@ -30,6 +30,7 @@ from reminders.messages import days_ahead_text, format_date, format_time, format
 from reminders.models import Notification, NotificationKind, NotificationStatus, ReminderPlan
 from reminders.outbox import (
     Draft,
+    Recipient,
     draft_for,
     notifications_insert,
     patient_and_caregivers,
@@ -77,6 +78,21 @@ def stages(plan: ReminderPlan, zone: ZoneInfo) -> list[Stage]:
     return sorted(found, key=lambda s: s.due_at)
 
 
+def appointment_context(
+    appointment: Appointment, recipient: Recipient, now: dt.datetime
+) -> dict[str, str]:
+    """Everything an appointment message may say, for one recipient, as of `now`."""
+    patient = appointment.patient
+    context = patient_context(recipient, patient, patient.clinic)
+    context.update(
+        when=format_when(appointment.scheduled_start, recipient.zone),
+        date=format_date(appointment.scheduled_start.astimezone(recipient.zone).date()),
+        time=format_time(appointment.scheduled_start.astimezone(recipient.zone)),
+        days_ahead=days_ahead_text(appointment.scheduled_start, now, recipient.zone),
+    )
+    return context
+
+
 def _appointment_drafts(
     appointment: Appointment, stage_name: str, kind: str, now: dt.datetime, cache: dict
 ) -> list[Draft]:
@@ -86,13 +102,6 @@ def _appointment_drafts(
         return []
     drafts = []
     for recipient in patient_and_caregivers(patient, patient.caregivers.all()):
-        context = patient_context(recipient, patient, clinic)
-        context.update(
-            when=format_when(appointment.scheduled_start, recipient.zone),
-            date=format_date(appointment.scheduled_start.astimezone(recipient.zone).date()),
-            time=format_time(appointment.scheduled_start.astimezone(recipient.zone)),
-            days_ahead=days_ahead_text(appointment.scheduled_start, now, recipient.zone),
-        )
         drafts.append(
             draft_for(
                 key=(
@@ -103,7 +112,7 @@ def _appointment_drafts(
                 stage=stage_name,
                 recipient=recipient,
                 clinic=clinic,
-                context=context,
+                context=appointment_context(appointment, recipient, now),
                 now=now,
                 cache=cache,
                 appointment_id=appointment.pk,
@@ -286,6 +295,10 @@ def plans_reconcile(*, now: dt.datetime, batch: int = 1000) -> int:
 
 # --------------------------------------------------------------------------- unbooked nudges
 
+NUDGE_KINDS = (NotificationKind.UNBOOKED_NUDGE, NotificationKind.OVERDUE_CALL)
+NO_ACTIVE_PUMP = "The patient has no active pump"
+BOOKED = "A refill has been booked"
+
 
 def nudge_moments(forecast: PumpForecast, zone: ZoneInfo) -> list[tuple[int, dt.datetime]]:
     if forecast.refill_by is None:
@@ -301,46 +314,72 @@ def nudge_moments(forecast: PumpForecast, zone: ZoneInfo) -> list[tuple[int, dt.
     ]
 
 
-def nudges_sync(
-    *, forecast: PumpForecast, pump: Pump, now: dt.datetime, cache: dict | None = None
-) -> list[dt.datetime]:
-    """'Please book' to the patient and caregivers when nothing is booked and refill-by nears.
+def refill_due_now(forecast: PumpForecast, *, now: dt.datetime, zones: Iterable[ZoneInfo]) -> bool:
+    """The refill-by day has come in any of these calendars, or the conservative alarm.
 
-    Returns the future nudge moments (folded into reassess_at by the hook).
+    From then on a "please book before <date>" would name today or a past day: the
+    patient is asked to call the clinic today instead.
     """
+    if forecast.refill_by is None:
+        return False
+    if any(forecast.refill_by <= now.astimezone(zone).date() for zone in zones):
+        return True
+    return forecast.conservative_alarm_at is not None and forecast.conservative_alarm_at <= now
+
+
+def _nudge_not_needed(pump: Pump, forecast: PumpForecast | None) -> str:
+    if pump is None or pump.status != PumpStatus.ACTIVE or forecast is None:
+        return NO_ACTIVE_PUMP
+    if not pump.patient.is_active:
+        return "The patient is no longer under the clinic's care"
+    if forecast.next_refill_appointment_id is not None:
+        return BOOKED
+    if forecast.refill_by is None:
+        return "No refill-by date (no fill recorded)"
+    return ""
+
+
+def _withdraw_pending_nudges(
+    *, pump: Pump, reason: str, now: dt.datetime, keep: Iterable[str] = ()
+) -> int:
+    """Pending nudges of this pump whose occasion is gone (their keys do not start with `keep`)."""
+    pending = Notification.objects.filter(
+        patient_id=pump.patient_id,
+        kind__in=NUDGE_KINDS,
+        status=NotificationStatus.PENDING,
+        key__startswith=f"pump:{pump.pk}:",
+    )
+    for prefix in keep:
+        pending = pending.exclude(key__startswith=prefix)
+    return pending.update(
+        status=NotificationStatus.CANCELLED,
+        suppressed_reason=reason[:200],
+        status_changed_at=now,
+    )
+
+
+def _nudge_drafts(
+    *,
+    pump: Pump,
+    forecast: PumpForecast,
+    stage: str,
+    kind: str,
+    recipients: Iterable[Recipient],
+    now: dt.datetime,
+    cache: dict | None,
+) -> list[Draft]:
     patient = pump.patient
-    if (
-        pump.status != PumpStatus.ACTIVE
-        or not patient.is_active
-        or forecast.refill_by is None
-        or forecast.next_refill_appointment_id is not None
-    ):
-        return []
     clinic = patient.clinic
-    moments = nudge_moments(forecast, clinic.tz)
-    due = [(days, at) for days, at in moments if at <= now]
-    future = [at for _, at in moments if at > now]
-    if not due:
-        return future
-    days = min(d for d, _ in due)  # the latest due nudge only
-    if Notification.objects.filter(
-        patient=patient,
-        kind=NotificationKind.UNBOOKED_NUDGE,
-        created_at__gte=now - NUDGE_MIN_GAP,
-    ).exists():
-        return future
     drafts = []
-    for recipient in patient_and_caregivers(patient, patient.caregivers.all()):
+    for recipient in recipients:
         context = patient_context(recipient, patient, clinic)
-        context["refill_by"] = format_date(forecast.refill_by)
+        if kind == NotificationKind.UNBOOKED_NUDGE:
+            context["refill_by"] = format_date(forecast.refill_by)
         drafts.append(
             draft_for(
-                key=(
-                    f"pump:{pump.pk}:unbooked-{days}d:{forecast.refill_by.isoformat()}"
-                    f":{recipient.tag}"
-                ),
-                kind=NotificationKind.UNBOOKED_NUDGE,
-                stage=f"unbooked-{days}d",
+                key=f"pump:{pump.pk}:{stage}:{forecast.refill_by.isoformat()}:{recipient.tag}",
+                kind=kind,
+                stage=stage,
                 recipient=recipient,
                 clinic=clinic,
                 context=context,
@@ -348,5 +387,82 @@ def nudges_sync(
                 cache=cache,
             )
         )
+    return drafts
+
+
+def nudges_sync(
+    *, forecast: PumpForecast, pump: Pump, now: dt.datetime, cache: dict | None = None
+) -> list[dt.datetime]:
+    """'Please book' to the patient and caregivers when nothing is booked and refill-by nears.
+
+    Once the refill-by day has come (or the conservative alarm), the message is
+    "call the clinic today" instead, never a date that is today or past. Pending
+    nudges about an occasion that is gone (booked, refilled, date moved) are
+    withdrawn with the reason. Returns the future moments a rule switches on
+    (folded into the pump's next review by the hook).
+    """
+    patient = pump.patient
+    why = _nudge_not_needed(pump, forecast)
+    if why:
+        _withdraw_pending_nudges(pump=pump, reason=why, now=now)
+        return []
+    clinic = patient.clinic
+    refill_by = forecast.refill_by
+    tag = refill_by.isoformat()
+    if refill_due_now(forecast, now=now, zones=[clinic.tz]):
+        _withdraw_pending_nudges(
+            pump=pump,
+            reason="Replaced by a call-today message: the refill is due now",
+            now=now,
+            keep=[f"pump:{pump.pk}:overdue:{tag}:"],
+        )
+        drafts = _nudge_drafts(
+            pump=pump,
+            forecast=forecast,
+            stage="overdue",
+            kind=NotificationKind.OVERDUE_CALL,
+            recipients=patient_and_caregivers(patient, patient.caregivers.all()),
+            now=now,
+            cache=cache,
+        )
+        notifications_insert(drafts, now=now)
+        return []
+    moments = nudge_moments(forecast, clinic.tz)
+    due = [(days, at) for days, at in moments if at <= now]
+    future = [at for _, at in moments if at > now]
+    # The moment the refill becomes due: the call-today message goes then.
+    future.append(dt.datetime.combine(refill_by, dt.time.min, tzinfo=clinic.tz).astimezone(dt.UTC))
+    if forecast.conservative_alarm_at is not None:
+        future.append(forecast.conservative_alarm_at)
+    future = [at for at in future if at > now]
+    keep = [f"pump:{pump.pk}:unbooked-{days}d:{tag}:" for days, _ in due]
+    _withdraw_pending_nudges(
+        pump=pump,
+        reason="The refill-by date changed before this was sent",
+        now=now,
+        keep=keep,
+    )
+    if not due:
+        return future
+    days = min(d for d, _ in due)  # the latest due nudge only
+    if (
+        Notification.objects.filter(
+            patient=patient,
+            kind=NotificationKind.UNBOOKED_NUDGE,
+            created_at__gte=now - NUDGE_MIN_GAP,
+        )
+        .exclude(status=NotificationStatus.CANCELLED)
+        .exists()
+    ):
+        return future
+    drafts = _nudge_drafts(
+        pump=pump,
+        forecast=forecast,
+        stage=f"unbooked-{days}d",
+        kind=NotificationKind.UNBOOKED_NUDGE,
+        recipients=patient_and_caregivers(patient, patient.caregivers.all()),
+        now=now,
+        cache=cache,
+    )
     notifications_insert(drafts, now=now)
     return future

@@ -10,7 +10,6 @@ seed, so the lead removes the marker when the fix is merged.
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -62,6 +61,5 @@ def test_histories_keep_end_of_service_critical_without_a_valid_plan(db):
     _run({DEVICE}, examples=20, steps=15, phases=NO_SHRINK)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 #6: fixed on branch messages")
 def test_histories_send_no_message_with_a_past_or_stale_date(db):
     _run({MESSAGES}, examples=30, steps=20, phases=NO_SHRINK)

@@ -154,3 +154,31 @@ def test_command_refuses_without_demo_login_enabled(settings, setting):
 
     assert not Clinic.objects.filter(name=DEMO_CLINIC_NAME).exists()
     assert not User.objects.filter(username="demo").exists()
+
+
+def test_a_fresh_demo_sends_no_message_naming_a_past_date(demo_allowed, frozen):
+    """`make run` on an empty database: seed, one sweep, the sends. Not one stale date."""
+    from reminders.delivery import notification_send
+    from reminders.models import Notification, NotificationStatus
+    from reminders.sweep import sweep_run
+    from tests.reminders.dates import dates_in, past_dates
+
+    load_demo(now=NOW)
+    sweep_run(now=NOW, publish=lambda pk: None)
+    for pk in Notification.objects.filter(status=NotificationStatus.PENDING).values_list(
+        "pk", flat=True
+    ):
+        notification_send(notification_id=pk, now=NOW)
+
+    notifications = list(
+        Notification.objects.select_related("clinic", "patient", "caregiver", "appointment")
+    )
+    sent = [n for n in notifications if n.status in (NotificationStatus.SENT, "delivered")]
+    # The demo has unbooked patients, bookings and misses: messages of each kind went out.
+    assert {n.kind for n in sent} >= {"unbooked-nudge", "booking-confirmation"}
+    assert any(dates_in(n.body) for n in sent)
+    # Every row, sent or not: staff read them all on the patient and messages pages.
+    stale = {n.pk: past_dates(n, NOW) for n in notifications}
+    assert {pk: days for pk, days in stale.items() if days} == {}
+    # And nothing was withdrawn for being stale: the demo does not write such rows at all.
+    assert not [n.suppressed_reason for n in notifications if n.status == "cancelled"]

@@ -20,12 +20,15 @@ PATIENT_KINDS = [
     "appointment-reminder",
     "missed-appointment",
     "unbooked-nudge",
+    "overdue-call",
 ]
 
 
 def test_the_data_migration_installs_every_default_text(db):
-    migration = importlib.import_module("reminders.migrations.0002_default_message_templates")
-    installed = {(k, c): (s, b) for k, c, s, b in migration.DEFAULTS}
+    installed = {}
+    for name in ("0002_default_message_templates", "0005_message_recheck_at_send"):
+        migration = importlib.import_module(f"reminders.migrations.{name}")
+        installed.update({(k, c): (s, b) for k, c, s, b in migration.DEFAULTS})
     assert installed == {
         (k, str(c)): (t.subject, t.body) for (k, c), t in messages.DEFAULTS.items()
     }
