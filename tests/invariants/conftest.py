@@ -293,7 +293,23 @@ def message_violations(notification: Notification, *, now: dt.datetime) -> list[
         for day in said:
             if day < today:
                 found.append(f"message: {kind} sent on {today} names the past date {day}")
-        if kind == NotificationKind.UNBOOKED_NUDGE:
+        if kind == NotificationKind.OVERDUE_CALL:
+            # "Call the clinic today" names no date at all, and goes out only when the
+            # refill is due now: refill-by reached, or the conservative alarm passed.
+            expected = set()
+            forecast = PumpForecast.objects.filter(
+                pump__patient_id=notification.patient_id, pump__status="active"
+            ).first()
+            due_now = forecast is not None and (
+                (forecast.refill_by is not None and forecast.refill_by <= today)
+                or (
+                    forecast.conservative_alarm_at is not None
+                    and forecast.conservative_alarm_at <= now
+                )
+            )
+            if not due_now:
+                found.append(f"message: call-today sent on {today} but the refill is not due")
+        elif kind == NotificationKind.UNBOOKED_NUDGE:
             forecast = PumpForecast.objects.filter(
                 pump__patient_id=notification.patient_id, pump__status="active"
             ).first()
