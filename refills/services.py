@@ -184,6 +184,40 @@ class ProgramInput:
         return basal + self.bolus_dose_mcg * self.boluses_per_day + self.ptm_expected_daily_mcg
 
 
+# Roles that may be the second clinician on a custom strength or the second checker of a
+# refill: the people at this clinic who handle the drug.
+SECOND_PERSON_ROLES = (Role.NURSE, Role.PHYSICIAN)
+
+
+def _second_person_findings(*, person, field: str, clinic, by, what: str) -> list[v.Finding]:
+    """The second person must be someone else with a clinical role at THIS clinic.
+
+    The form offers only such people, but the service is the gate: a tampered post (or a
+    future API) must not name a user of another clinic, a scheduler or the author.
+    """
+    if person is None:
+        return []
+    if not person.is_active or not person.has_role(clinic, *SECOND_PERSON_ROLES):
+        return [
+            v.Finding(
+                f"{field}_not_at_clinic",
+                field,
+                f"The {what} must be a nurse or physician of this clinic.",
+                v.Severity.ERROR,
+            )
+        ]
+    if by is not None and person.pk == by.pk:
+        return [
+            v.Finding(
+                f"{field}_is_author",
+                field,
+                f"The {what} must be someone other than you.",
+                v.Severity.ERROR,
+            )
+        ]
+    return []
+
+
 def program_findings(
     *, pump: Pump, program: ProgramInput, at: dt.datetime, by=None
 ) -> list[v.Finding]:
@@ -227,6 +261,13 @@ def program_findings(
         )
     findings += v.check_age_and_indication(
         age_years=age, pump_min_age=pump.model.minimum_age_years, pump_name=pump.model.name
+    )
+    findings += _second_person_findings(
+        person=program.second_clinician,
+        field="second_clinician",
+        clinic=patient.clinic,
+        by=by,
+        what="second clinician",
     )
     return findings
 
@@ -449,6 +490,13 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     now = timezone.now()
     findings: list[v.Finding] = []
     findings += v.check_performed_at(data.performed_at, now=now)
+    findings += _second_person_findings(
+        person=data.second_checker,
+        field="second_checker",
+        clinic=pump.patient.clinic,
+        by=by,
+        what="second checker",
+    )
     findings += v.check_needle_placement(data.needle_placement_confirmed, data.needle_placement)
     findings += v.check_refill_volumes(
         capacity_ml=pump.model.reservoir_capacity_ml,

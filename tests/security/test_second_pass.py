@@ -103,3 +103,56 @@ def test_escalation_emails_link_to_the_alert_inbox_not_the_admin(clinic, setting
     url = alert_url(alert)
     assert "/admin/" not in url
     assert url == f"https://itb.example.org{reverse('dashboard:alerts')}#alert-{alert.pk}"
+
+
+# --------------------------------------------------------------------------- the second person
+
+
+@pytest.mark.parametrize("who", ["other clinic's physician", "scheduler here", "the author"])
+def test_the_service_refuses_a_second_checker_who_is_not_a_clinician_here(
+    who, clinic, clinic_b, two_hats, filled_pump, nurse
+):
+    """The form offers only this clinic's nurses and physicians; a tampered post or another
+    caller of the service must meet the same rule, and nothing is written."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from refills import services
+    from refills.models import Refill
+    from tests.conftest import refill_input
+
+    second = {
+        "other clinic's physician": two_hats,
+        "scheduler here": staff(clinic, Role.SCHEDULER),
+        "the author": nurse,
+    }[who]
+    before = Refill.objects.count()
+    data = refill_input(
+        performed_at=timezone.now() - dt.timedelta(minutes=5),
+        residual="9",
+        added="11",
+        resulting="20",
+        second_checker=second,
+    )
+    with pytest.raises(services.ClinicalValidationError) as refused:
+        services.refill_record(pump=filled_pump, by=nurse, data=data)
+    assert "second_checker" in str(refused.value)
+    assert Refill.objects.count() == before
+
+
+def test_the_service_refuses_a_second_clinician_from_another_clinic(
+    clinic_b, two_hats, filled_pump, nurse
+):
+    import dataclasses
+
+    from django.utils import timezone
+
+    from refills import services
+    from tests.conftest import program_input
+
+    program = dataclasses.replace(program_input(400, 2000), second_clinician=two_hats)
+    findings = services.program_findings(
+        pump=filled_pump, program=program, at=timezone.now(), by=nurse
+    )
+    assert "second_clinician_not_at_clinic" in {f.code for f in findings}
