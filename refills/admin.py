@@ -20,7 +20,7 @@ from refills.models import (
 )
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyMixin:
     def has_add_permission(self, request):
         return False
 
@@ -29,6 +29,10 @@ class ReadOnlyAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    """Read-only, with the row's history (for models that keep one)."""
 
 
 @admin.register(DrugProduct)
@@ -93,7 +97,9 @@ class OverrideAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PumpForecast)
-class PumpForecastAdmin(ReadOnlyAdmin):
+class PumpForecastAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    # The stored forecast keeps no history (it is recomputed from the rows that do), so
+    # the history admin's page had nothing to show and failed with a server error.
     list_display = (
         "pump",
         "risk_tier",

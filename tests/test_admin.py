@@ -63,6 +63,20 @@ def test_admin_change_page_opens_for_an_existing_row(
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("model", registered_models(own_only=True), ids=lambda m: m._meta.label)
+def test_admin_history_page_opens_for_an_existing_row(
+    client, as_user, superuser, every_kind_of_row, model
+):
+    """Every admin row's "History" link works (the stored forecast's used to be a 500)."""
+    row = model._default_manager.first()
+    client = as_user(superuser)
+    opts = model._meta
+    response = client.get(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[row.pk])
+    )
+    assert response.status_code == 200
+
+
 def test_clinical_rows_are_read_only_in_admin(as_user, superuser, filled_pump):
     """Refills feed the forecast; editing them in admin would silently move alarm dates."""
     client = as_user(superuser)
