@@ -485,6 +485,25 @@ def _discrepancy_explanation_findings(
     return findings
 
 
+def _discrepancy_as_confirmed_ml(refill: Refill | None) -> Decimal | None:
+    """The refill's discrepancy as the trend should count it.
+
+    A confirmed entry error was re-measured, and the second reading is the true residual:
+    counting the first, mistyped reading would make (or hide) a trend that is not there.
+    The refill itself keeps what was typed.
+    """
+    if refill is None or refill.discrepancy_ml is None:
+        return None
+    if (
+        refill.discrepancy_action == DiscrepancyAction.ENTRY_ERROR
+        and refill.remeasured_residual_ml is not None
+        and refill.expected_residual_ml is not None
+    ):
+        in_pump_ml = refill.remeasured_residual_ml + (refill.residual_left_ml or Decimal(0))
+        return in_pump_ml - refill.expected_residual_ml
+    return refill.discrepancy_ml
+
+
 def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     """Validate a refill and compute what it would do, without writing anything."""
     now = timezone.now()
@@ -574,7 +593,7 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
             rel_threshold=policy_value("DISCREPANCY_RELATIVE"),
         )
         last_refill = latest_refill(pump=pump, before=at)
-        previous_discrepancy_ml = last_refill.discrepancy_ml if last_refill else None
+        previous_discrepancy_ml = _discrepancy_as_confirmed_ml(last_refill)
         trend = discrepancy_trend(
             reconciliation.discrepancy_ml,
             previous_discrepancy_ml,

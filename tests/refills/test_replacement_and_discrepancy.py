@@ -265,3 +265,22 @@ def test_the_work_queue_window_is_one_setting_for_the_tier_and_the_alert(
     alert = next(a for a in open_alerts(pump) if a.kind == "unbooked-refill")
     assert alert.severity == stored(pump).risk_tier == Tier.MODERATE
     assert_alerts_agree_with_the_tier(pump)
+
+
+def test_a_confirmed_entry_error_counts_in_the_trend_as_re_measured(pump, nurse, clock):
+    """The trend (two same-direction discrepancies above 1 mL) must use the second, true
+    reading of a confirmed entry error, not the mistyped first one."""
+    start_and_fill(pump, nurse, days_ago=60)
+    refill_with(
+        pump,
+        nurse,
+        discrepancy_action="entry_error",
+        remeasured_residual_ml=Decimal("8.1"),
+        discrepancy_assessment="10.5 was misread from the syringe; 8.1 on re-measuring.",
+    )
+    clock.shift(30 * DAY)
+    # 30 days at 0.2 mL/day from 20 mL: 14.0 mL expected; 15.5 found is +1.5 mL, within
+    # tolerance alone. With the typed +2.5 mL before it, it used to look like a trend.
+    preview = services.refill_preview(pump=pump, data=refill_input(residual="15.5"), by=nurse)
+    assert preview.reconciliation.discrepancy_ml == Decimal("1.5")
+    assert preview.trend is None
