@@ -26,8 +26,9 @@ ALLOWED_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "appointment-reminder": frozenset(_APPOINTMENT),
     "missed-appointment": frozenset(_APPOINTMENT),
     "unbooked-nudge": frozenset(_PATIENT | {"refill_by"}),
-    # No date on purpose: the refill-by date has come or passed, so the only ask is "call today".
-    "overdue-call": frozenset(_PATIENT),
+    # No date on purpose: the refill-by date has come or passed, so the only ask is "call
+    # today", with the after-hours number and the emergency route as the safety net.
+    "overdue-call": frozenset(_PATIENT | {"clinic_after_hours_phone"}),
     "staff-escalation": frozenset(
         {
             "first_name",
@@ -122,14 +123,18 @@ DEFAULTS: dict[tuple[str, str], Text] = {
     ),
     ("overdue-call", Channel.SMS): Text(
         "",
-        "Hi {first_name}, {clinic_name} needs to see {whom} soon: {whose} next appointment "
-        "is due now and is not booked yet. Please call {clinic_phone} today.",
+        "Hi {first_name}, {clinic_name} needs to see {whom} today: {whose} next appointment "
+        "is due now and is not booked yet. Please call {clinic_phone} today (after hours: "
+        "{clinic_after_hours_phone}). Do not wait if the alarm sounds or there are signs of "
+        "feeling unwell: go to the nearest emergency department.",
     ),
     ("overdue-call", Channel.EMAIL): Text(
         "Please call {clinic_name} today",
-        "Hello {first_name},\n\n{clinic_name} needs to see {whom} soon: {whose} next "
+        "Hello {first_name},\n\n{clinic_name} needs to see {whom} today: {whose} next "
         "appointment is due now and is not booked yet.\n\nPlease call us at {clinic_phone} "
-        "today. It should not wait.\n\n{clinic_name}\n",
+        "today; after hours, call {clinic_after_hours_phone}. It should not wait.\n\n"
+        "Do not wait for a call back if the alarm sounds or there are signs of feeling "
+        "unwell: go to the nearest emergency department.\n\n{clinic_name}\n",
     ),
     ("staff-escalation", Channel.SMS): Text(
         "",

@@ -136,6 +136,8 @@ def patient_context(recipient: Recipient, patient: Patient, clinic: Clinic) -> d
         "first_name": recipient.first_name,
         "clinic_name": clinic.name,
         "clinic_phone": clinic_phone_text(clinic),
+        # The day line when the clinic has no separate after-hours number.
+        "clinic_after_hours_phone": phone_text(clinic.after_hours_phone or clinic.phone),
         "whose": "your" if own else f"{patient.given_name}'s",
         "whom": "you" if own else patient.given_name,
     }

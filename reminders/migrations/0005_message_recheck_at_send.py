@@ -8,16 +8,20 @@ DEFAULTS = [
         "overdue-call",
         "sms",
         "",
-        "Hi {first_name}, {clinic_name} needs to see {whom} soon: {whose} next appointment "
-        "is due now and is not booked yet. Please call {clinic_phone} today.",
+        "Hi {first_name}, {clinic_name} needs to see {whom} today: {whose} next appointment "
+        "is due now and is not booked yet. Please call {clinic_phone} today (after hours: "
+        "{clinic_after_hours_phone}). Do not wait if the alarm sounds or there are signs of "
+        "feeling unwell: go to the nearest emergency department.",
     ),
     (
         "overdue-call",
         "email",
         "Please call {clinic_name} today",
-        "Hello {first_name},\n\n{clinic_name} needs to see {whom} soon: {whose} next "
+        "Hello {first_name},\n\n{clinic_name} needs to see {whom} today: {whose} next "
         "appointment is due now and is not booked yet.\n\nPlease call us at {clinic_phone} "
-        "today. It should not wait.\n\n{clinic_name}\n",
+        "today; after hours, call {clinic_after_hours_phone}. It should not wait.\n\n"
+        "Do not wait for a call back if the alarm sounds or there are signs of feeling "
+        "unwell: go to the nearest emergency department.\n\n{clinic_name}\n",
     ),
 ]
 

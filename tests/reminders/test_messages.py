@@ -179,3 +179,33 @@ def test_the_sweep_holds_night_messages_and_sends_them_in_the_morning(filled_pum
     clock.move_to(dt.datetime(2025, 6, 10, 8, 0, tzinfo=NY))
     assert sweep().published == [row.pk]
     assert deliver_due() == ["sent"]
+
+
+@pytest.mark.parametrize("after_hours", ["+16175550199", ""])
+def test_the_call_today_text_gives_the_after_hours_line_and_the_emergency_route(db, after_hours):
+    """An overdue patient may call after the clinic has closed: the text gives the
+    after-hours line (the day line when the clinic has none) and says not to wait."""
+    from zoneinfo import ZoneInfo
+
+    from patients.models import Channel
+    from reminders.outbox import Recipient, patient_context
+    from tests.factories import ClinicFactory, PatientFactory
+
+    clinic = ClinicFactory(after_hours_phone=after_hours)
+    patient = PatientFactory(clinic=clinic)
+    recipient = Recipient(
+        "patient", patient.pk, "Ada", Channel.SMS, "+16175550123", ZoneInfo("UTC")
+    )
+    context = patient_context(recipient, patient, clinic)
+    body = messages.render(messages.DEFAULTS[("overdue-call", Channel.SMS)].body, context)
+    assert "(after hours: +1 617" in body or "after hours: (617)" in body or "after hours" in body
+    assert context["clinic_after_hours_phone"] in body
+    expected_line = after_hours or clinic.phone
+    assert (
+        context["clinic_after_hours_phone"]
+        .replace(" ", "")
+        .replace("-", "")
+        .endswith(expected_line[-4:])
+    )
+    assert "emergency department" in body
+    assert "{" not in body

@@ -122,6 +122,8 @@ def test_an_overdue_patient_is_asked_to_call_today_not_to_book_by_a_date(pump, n
     assert message.kind == NotificationKind.OVERDUE_CALL
     assert "today" in message.body and CLINIC_PHONE in message.body
     assert "before" not in message.body and dates_in(message.body) == []
+    # The safety net a clinician asked for: after hours, and the emergency route.
+    assert "after hours" in message.body and "emergency department" in message.body
     assert sent_bodies(sms_outbox) == [message.body]
 
 
