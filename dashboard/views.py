@@ -540,7 +540,13 @@ def appointment_cancel(request, appointment, allowed):
 def appointment_missed(request, appointment, allowed):
     if appointment.status != AppointmentStatus.SCHEDULED:
         messages.warning(request, "Only a scheduled appointment can be marked missed.")
-    elif services.appointment_mark_missed(appointment=appointment, by=request.user):
+        return redirect("dashboard:patient", patient_id=appointment.patient_id)
+    try:
+        marked = services.appointment_mark_missed(appointment=appointment, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("dashboard:patient", patient_id=appointment.patient_id)
+    if marked:
         logger.info("appointment %s marked missed by user %s", appointment.pk, request.user.pk)
         messages.warning(
             request,

@@ -1016,8 +1016,22 @@ def appointment_cancel(*, appointment: Appointment, by, reason: str) -> Appointm
 def appointment_mark_missed(
     *, appointment: Appointment, by=None, now: dt.datetime | None = None
 ) -> bool:
-    """Mark a scheduled appointment missed. Returns False if it had already moved on."""
+    """Mark a scheduled appointment missed. Returns False if it had already moved on.
+
+    Refused (ValidationError) before the appointment's start: a visit that has not happened
+    cannot have been missed, and marking it so would cancel the booking and tell the patient
+    "we missed you" about a future date.
+    """
     now = now or timezone.now()
+    if appointment.scheduled_start > now:
+        raise ValidationError(
+            {
+                "__all__": [
+                    "This appointment has not started yet, so it cannot be marked missed. "
+                    "To move it, reschedule it; to call it off, cancel it with a reason."
+                ]
+            }
+        )
     with transaction.atomic():
         changed = Appointment.objects.filter(
             pk=appointment.pk, status=AppointmentStatus.SCHEDULED

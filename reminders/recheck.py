@@ -150,7 +150,11 @@ def _nudge(notification: Notification, now: dt.datetime, cache) -> Recheck:
     patient = pump.patient
     clinic = patient.clinic
     written_for = dt.date.fromisoformat(match["day"])
-    refilled = Refill.objects.filter(pump=pump, created_at__gt=notification.created_at).exists()
+    # Only a refill that is now the pump's latest fill changes the occasion. An older refill
+    # entered late (a back-dated record from the paper chart) moves no date: counting it
+    # withdrew "call the clinic today" from a patient who was still overdue.
+    latest_refill = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
+    refilled = latest_refill is not None and latest_refill.created_at > notification.created_at
     due_now = refill_due_now(forecast, now=now, zones=[clinic.tz, recipient.zone])
     context = patient_context(recipient, patient, clinic)
 

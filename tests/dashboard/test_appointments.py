@@ -110,6 +110,10 @@ def test_cancel_needs_a_reason(nurse_client, appointment):
 
 
 def test_mark_missed(nurse_client, appointment):
+    # The visit was due an hour ago and the patient did not come.
+    Appointment.objects.filter(pk=appointment.pk).update(
+        scheduled_start=timezone.now() - dt.timedelta(hours=1)
+    )
     url = reverse("dashboard:appointment_missed", args=[appointment.pk])
     response = nurse_client.post(url, follow=True)
     assert "Marked missed" in response.content.decode()
@@ -117,6 +121,20 @@ def test_mark_missed(nurse_client, appointment):
     assert appointment.status == AppointmentStatus.MISSED
     response = nurse_client.post(url, follow=True)
     assert "Only a scheduled appointment can be marked missed." in response.content.decode()
+
+
+def test_a_future_appointment_cannot_be_marked_missed(nurse_client, appointment):
+    """A visit that has not started cannot have been missed: marking it so cancelled the
+    booking and told the patient "we missed you on <a future date>"."""
+    from reminders.models import Notification
+
+    url = reverse("dashboard:appointment_missed", args=[appointment.pk])
+    messages_before = Notification.objects.filter(kind="missed-appointment").count()
+    response = nurse_client.post(url, follow=True)
+    assert "has not started yet, so it cannot be marked missed" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.SCHEDULED
+    assert Notification.objects.filter(kind="missed-appointment").count() == messages_before
 
 
 def test_complete_a_check_and_route_a_refill_to_the_refill_form(

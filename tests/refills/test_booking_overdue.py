@@ -167,7 +167,9 @@ def test_a_missed_visit_of_an_overdue_patient_is_rebooked_for_the_next_working_d
         scheduled_start=timezone.now() + dt.timedelta(hours=2),
         override_reason="setup",
     )
-    services.appointment_mark_missed(appointment=appointment)
+    services.appointment_mark_missed(
+        appointment=appointment, now=appointment.scheduled_start + dt.timedelta(hours=3)
+    )
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.MISSED
     services.appointment_reschedule(

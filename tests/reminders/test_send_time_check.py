@@ -127,6 +127,33 @@ def test_an_overdue_patient_is_asked_to_call_today_not_to_book_by_a_date(pump, n
     assert sent_bodies(sms_outbox) == [message.body]
 
 
+def test_a_back_dated_older_refill_does_not_withdraw_call_today(pump, nurse, clock, sms_outbox):
+    """An older refill entered late (from the paper chart) moves no date: the overdue
+    patient must still be asked to call today. It used to withdraw the message with
+    "A refill was recorded after this was written"."""
+    fill(pump, nurse, days_ago=200)
+    recent = timezone.now() - dt.timedelta(days=80)
+    services.refill_record(
+        pump=pump, by=nurse, data=refill_input(performed_at=recent, residual="0", added="20")
+    )
+    forecast = PumpForecast.objects.get(pump=pump)
+    assert forecast.refill_by < timezone.localdate()
+    (call,) = rows(kind=NotificationKind.OVERDUE_CALL, status=NotificationStatus.PENDING)
+
+    clock.shift(dt.timedelta(minutes=10))
+    older = timezone.now() - dt.timedelta(days=140)
+    services.refill_record(
+        pump=pump, by=nurse, data=refill_input(performed_at=older, residual="8", added="12")
+    )
+    assert PumpForecast.objects.get(pump=pump).refill_by == forecast.refill_by
+
+    deliver_due()
+
+    call.refresh_from_db()
+    assert call.status in SENT, call.suppressed_reason
+    assert call.body in sent_bodies(sms_outbox)
+
+
 def test_a_moved_refill_by_date_is_rendered_again_and_the_change_recorded(pump, nurse):
     from reminders.hooks import patient_messages_paused
 
