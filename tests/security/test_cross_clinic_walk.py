@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Role
 from patients.models import Caregiver, Clinic, Patient, Pump
@@ -54,8 +55,12 @@ def clinic_b(db):
     MessageTemplate.objects.create(
         clinic=clinic, kind="appointment-reminder", channel="sms", body="Hi {first_name}"
     )
+    # B's manager's authenticator: the device pages must not touch another user's device.
+    device = TOTPDevice.objects.create(user=b_manager, name="B manager phone", confirmed=True)
     return {
         "clinic": clinic,
+        "device": device,
+        "membership": Membership.objects.get(user=b_manager, clinic=clinic),
         "manager": b_manager,
         "patient": patient,
         "caregiver": caregiver,
@@ -86,6 +91,9 @@ def b_rows(clinic: Clinic) -> dict[str, list[dict]]:
     rows = {
         m.__name__: list(m.objects.filter(**f).order_by("pk").values()) for m, f in scoped.items()
     }
+    rows["devices"] = list(
+        TOTPDevice.objects.filter(user__memberships__clinic=clinic).order_by("pk").values()
+    )
     rows["users"] = list(
         clinic.memberships.values(
             "user__username", "user__email", "user__is_active", "user__password"
@@ -139,6 +147,8 @@ def fill(route: str, name: str | None, b) -> str:
         "report_id": b["report"].pk,
         "alert_id": b["alert"].pk,
         "clinic_id": b["clinic"].pk,
+        "membership_id": b["membership"].pk,
+        "device_id": b["device"].pk,
         "kind": "appointment-reminder",
         "channel": "sms",
         "app_label": "patients",
