@@ -53,15 +53,19 @@ def canary_patient(clinic, nurse):
         consent_sms=True,
     )
     pump = PumpFactory(patient=patient)
-    filled = timezone.now() - dt.timedelta(days=20)
-    services.program_start(
-        pump=pump, by=nurse, program=program_input(437, 1000), effective_from=filled
-    )
-    services.refill_record(
-        pump=pump,
-        by=nurse,
-        data=refill_input(performed_at=filled, residual="3", added="20", concentration=1000),
-    )
+    # Filled 20 days before the flow's START, in the flow's own time: a fill dated by the
+    # real clock would lie after the 2025 visit, and the send-time check rightly withdraws
+    # a "we missed you" text when a refill was recorded after the miss.
+    with time_machine.travel(START, tick=False):
+        filled = timezone.now() - dt.timedelta(days=20)
+        services.program_start(
+            pump=pump, by=nurse, program=program_input(437, 1000), effective_from=filled
+        )
+        services.refill_record(
+            pump=pump,
+            by=nurse,
+            data=refill_input(performed_at=filled, residual="3", added="20", concentration=1000),
+        )
     return pump
 
 
