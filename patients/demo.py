@@ -185,7 +185,7 @@ class DemoResult:
             )
         lines.append(
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} ({DEMO_ROLE.label} at the demo clinic; "
-            "also browses the admin read-only)."
+            "the Django admin is for platform operators only)."
         )
         lines.append(
             f"{' and '.join(DEMO_TWO_FACTOR_LOGINS)} (password {DEMO_PASSWORD}) can override "

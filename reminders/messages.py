@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -186,6 +187,14 @@ def days_ahead_text(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> st
     return f"in {days} days"
 
 
+def _comparable(text: str) -> str:
+    """The text as a reader sees it: compatibility forms folded (full-width letters, ligatures)
+    and invisible format characters (zero-width spaces and joiners, soft hyphens) removed, so
+    "bac\u200blofen" cannot slip a forbidden word past the check."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").casefold()
+
+
 def template_problems(*, kind: str, channel: str, subject: str, body: str) -> list[str]:
     allowed = ALLOWED_PLACEHOLDERS.get(kind, frozenset())
     problems = []
@@ -195,7 +204,7 @@ def template_problems(*, kind: str, channel: str, subject: str, body: str) -> li
             + ", ".join(f"{{{n}}}" for n in sorted(allowed))
         )
     if kind in PATIENT_KINDS:
-        lowered = (subject + " " + body).lower()
+        lowered = _comparable(subject + " " + body)
         for word in FORBIDDEN_IN_PATIENT_MESSAGES:
             if word in lowered:
                 problems.append(

@@ -27,7 +27,9 @@ def _clinic_for(request: HttpRequest, action: str) -> Clinic:
         valid = wanted.isascii() and wanted.isdigit() and len(wanted) < 20 and int(wanted) < 2**63
         clinic = clinics.filter(pk=int(wanted)).first() if valid else None
     else:
-        clinic = clinics.first()
+        # The first clinic where the role allows it: a physician here who is a nurse at a
+        # clinic earlier in the alphabet must not be refused their own reports.
+        clinic = next((c for c in clinics if can(request.user, action, c)), clinics.first())
     if clinic is None:
         raise Http404("No such clinic")
     if not can(request.user, action, clinic):

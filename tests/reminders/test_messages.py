@@ -209,3 +209,18 @@ def test_the_call_today_text_gives_the_after_hours_line_and_the_emergency_route(
     )
     assert "emergency department" in body
     assert "{" not in body
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    ["bac\u200blofen", "D\u200dOSE", "CAN\u00adCEL", "\uff42aclofen", "Lio\u2060resal"],
+    ids=["zero-width space", "zero-width joiner", "soft hyphen", "full-width", "word joiner"],
+)
+def test_a_forbidden_word_cannot_be_disguised_with_invisible_or_wide_characters(disguised):
+    problems = messages.template_problems(
+        kind="booking-confirmation",
+        channel="sms",
+        subject="",
+        body=f"Hi {{first_name}}, about your {disguised}.",
+    )
+    assert any("must not contain" in problem for problem in problems), problems

@@ -76,3 +76,19 @@ def test_odd_audit_dates_fall_back_to_the_default_window(client, as_user, clinic
     response = client.get(reverse("reports:audit"), {"since": day, "until": day})
     assert response.status_code == 200
     assert b"<script>" not in response.content
+
+
+def test_reports_open_at_the_first_clinic_where_the_role_allows_them(db, as_user):
+    """A physician at one clinic who is a nurse at another (earlier by name) is not refused."""
+    from django.urls import reverse
+
+    from accounts.models import Membership, Role
+    from tests.factories import ClinicFactory, staff
+
+    as_nurse = ClinicFactory(name="Aardvark ITB Clinic")
+    as_physician = ClinicFactory(name="Zephyr ITB Clinic")
+    user = staff(as_physician, Role.PHYSICIAN)
+    Membership.objects.create(user=user, clinic=as_nurse, role=Role.NURSE)
+    response = as_user(user).get(reverse("reports:index"))
+    assert response.status_code == 200
+    assert response.context["clinic"] == as_physician
