@@ -44,6 +44,18 @@ def _when(value, card: EmergencyCard) -> str:
     return "—" if value is None else day_text(value, card.tz)
 
 
+def _flag(shown) -> str:
+    """' (passed — refill overdue)' beside a date, as the selector decided."""
+    return f" ({shown.note})" if shown is not None and shown.note else ""
+
+
+def _printed(card: EmergencyCard) -> str:
+    if card.printed_at is None:
+        return day_text(card.printed_on)
+    local = card.printed_at.astimezone(card.tz)
+    return f"{day_text(local)}, {local:%H:%M} ({card.timezone_name})"
+
+
 def emergency_card_pdf(card: EmergencyCard) -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -92,6 +104,39 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
             Paragraph("The pump is stopped: it is not delivering baclofen.", alert),
             Spacer(1, 10),
         ]
+    dates = card.dates
+    if dates is not None and dates.stopped_line:
+        story += [Paragraph(escape(dates.stopped_line), alert), Spacer(1, 10)]
+    if dates is not None and dates.empty is not None and dates.empty.passed:
+        story += [
+            Paragraph(
+                f"The reservoir may be empty: its projected empty date, "
+                f"{_when(dates.empty.when, card)}, has passed.",
+                alert,
+            ),
+            Spacer(1, 10),
+        ]
+    flag = {
+        kind: _flag(getattr(dates, kind, None))
+        for kind in ("conservative_alarm", "alarm", "refill_by", "next_refill")
+    }
+    device_rows = []
+    if dates is not None and dates.eri is not None:
+        device_rows.append(
+            ["ERI (elective replacement indicator)", _when(dates.eri.when, card) + _flag(dates.eri)]
+        )
+    if dates is not None and dates.end_of_service is not None:
+        eos = dates.end_of_service
+        device_rows.append(
+            [
+                "End of service",
+                f"{_when(eos.when, card)} ({dates.end_of_service_basis}){_flag(eos)}",
+            ]
+        )
+    if dates is not None and dates.shutdown is not None:
+        device_rows.append(
+            ["Automatic shut-down", _when(dates.shutdown.when, card) + _flag(dates.shutdown)]
+        )
     rows = [
         ["Pump", card.pump_description],
         ["Serial number", card.pump_serial or "—"],
@@ -106,11 +151,13 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         ],
         [
             "Low-reservoir alarm date",
-            f"{_when(card.conservative_alarm_at, card)} if the pump runs fast (conservative); "
-            f"{_when(card.alarm_at, card)} as programmed (nominal)",
+            f"{_when(card.conservative_alarm_at, card)}{flag['conservative_alarm']} if the pump "
+            f"runs fast (conservative); {_when(card.alarm_at, card)}{flag['alarm']} as "
+            "programmed (nominal)",
         ],
-        ["Refill by", _when(card.refill_by, card)],
-        ["Next refill appointment", _when(card.next_refill_at, card)],
+        ["Refill by", _when(card.refill_by, card) + flag["refill_by"]],
+        ["Next refill appointment", _when(card.next_refill_at, card) + flag["next_refill"]],
+        *device_rows,
         ["MRI precautions", card.mri_precautions or "—"],
         ["Clinic", card.clinic_name],
         ["Clinic phone", _phone(card.clinic_phone)],
@@ -175,8 +222,7 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
     story += [
         Spacer(1, 12),
         Paragraph(
-            f"Printed {day_text(card.printed_on)}. Dates change after each refill: carry the "
-            "latest card.",
+            f"Printed {_printed(card)}. Dates change after each refill: carry the latest card.",
             small,
         ),
     ]

@@ -38,6 +38,7 @@ from refills.validation import fmt
 
 from . import alerts as alert_source
 from .chart import Marker, ReservoirChart, ResidualMark, render_svg
+from .dates import ShownDates, shown_dates
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,8 @@ class PatientPage:
     notifications: list
     history: list[HistoryEntry]
     clock_change: ClockChange | None = None
+    # Each date shown, flagged when passed in the clinic's today or beyond end of service.
+    dates: ShownDates | None = None
 
 
 REFILL_HISTORY_LIMIT = 12
@@ -355,6 +358,24 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         notifications=alert_source.notifications_for_patient(patient),
         history=patient_history(patient, pump_ids),
         clock_change=clock_change_notice(pump, program, now=now) if pump else None,
+        dates=pump_dates(pump, forecast, now=now) if pump else None,
+    )
+
+
+def pump_dates(pump: Pump, forecast: PumpForecast | None, *, now: dt.datetime) -> ShownDates:
+    """The pump's projected and device-life dates, flagged for the clinic's today (no query
+    beyond the pump's model and clinic)."""
+    return shown_dates(
+        now=now,
+        zone=pump.patient.clinic.tz,
+        refill_by=forecast.refill_by if forecast else None,
+        conservative_alarm_at=forecast.conservative_alarm_at if forecast else None,
+        alarm_at=forecast.alarm_at if forecast else None,
+        empty_at=forecast.empty_at if forecast else None,
+        next_refill_at=forecast.next_refill_at if forecast else None,
+        eri_on=pump.eri_on,
+        eri_to_eos_days=pump.model.eri_to_eos_days,
+        shutdown_on=pump.shutdown_on,
     )
 
 
@@ -515,6 +536,11 @@ class EmergencyCard:
     pump_stopped: bool = False  # the program in effect delivers nothing
     mri_precautions: str = ""
     overdose_signs: tuple[str, ...] = OVERDOSE_SIGNS
+    # Every date flagged for the day the card is printed (issue 8, domain.md §4.3, §7.1 #9):
+    # ERI, end of service, "passed" and "the pump stops before this date".
+    dates: ShownDates | None = None
+    printed_at: dt.datetime | None = None  # so a stale printout is recognisable
+    timezone_name: str = ""
 
 
 def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> EmergencyCard:
@@ -563,6 +589,9 @@ def emergency_card(patient: Patient, *, now: dt.datetime | None = None) -> Emerg
             program and (program.mode == DosingMode.STOPPED or not program.daily_dose_mcg)
         ),
         mri_precautions=(pump.model.mri_notes.strip() or NO_MRI_NOTES) if pump else "",
+        dates=pump_dates(pump, forecast, now=now) if pump else None,
+        printed_at=now,
+        timezone_name=clinic.timezone,
     )
 
 
