@@ -633,7 +633,16 @@ def reservoir_chart(
     step = (end - fill.filled_at) / CHART_SAMPLES
     instants = sorted(
         {fill.filled_at + step * i for i in range(CHART_SAMPLES + 1)}
-        | {x for x in (forecast.alarm_at, forecast.empty_at) if x and fill.filled_at <= x <= end}
+        | {
+            x
+            for x in (
+                forecast.alarm_at,
+                forecast.conservative_alarm_at,
+                forecast.empty_at,
+                forecast.conservative_empty_at,
+            )
+            if x and fill.filled_at <= x <= end
+        }
     )
     accuracy = flow_accuracy_for(pump.model)
     projection = tuple((t, projected_volume_ml(fill, t)) for t in instants)
@@ -687,6 +696,7 @@ def reservoir_chart(
         alarm_at=forecast.alarm_at,
         conservative_alarm_at=forecast.conservative_alarm_at,
         empty_at=forecast.empty_at,
+        conservative_empty_at=forecast.conservative_empty_at,
         title=f"Reservoir volume of the {pump.model.name} (mL)",
     )
     return render_svg(chart)
