@@ -54,6 +54,7 @@ class ReservoirChart:
     alarm_at: datetime | None = None
     conservative_alarm_at: datetime | None = None
     empty_at: datetime | None = None
+    conservative_empty_at: datetime | None = None
     title: str = "Reservoir volume"
     extra_desc: tuple[str, ...] = field(default_factory=tuple)
 
@@ -145,6 +146,8 @@ def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGH
         desc.append(f"Projected alarm {day_text(chart.alarm_at, zone)}.")
     if chart.conservative_alarm_at:
         desc.append(f"Conservative alarm {day_text(chart.conservative_alarm_at, zone)}.")
+    if chart.conservative_empty_at:
+        desc.append(f"Conservative empty {day_text(chart.conservative_empty_at, zone)}.")
     if chart.empty_at:
         desc.append(f"Projected empty {day_text(chart.empty_at, zone)}.")
     desc.extend(chart.extra_desc)
@@ -249,6 +252,12 @@ def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGH
     for when, ml, css, text in (
         (chart.conservative_alarm_at, chart.alarm_ml, "chart-point-conservative", "Conservative"),
         (chart.alarm_at, chart.alarm_ml, "chart-point-alarm", "Projected alarm"),
+        (
+            chart.conservative_empty_at,
+            chart.empty_ml,
+            "chart-point-conservative-empty",
+            "Conservative empty",
+        ),
         (chart.empty_at, chart.empty_ml, "chart-point-empty", "Projected empty"),
     ):
         if when is not None and scale.inside(when):

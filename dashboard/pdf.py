@@ -110,7 +110,7 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
     if dates is not None and dates.empty is not None and dates.empty.passed:
         story += [
             Paragraph(
-                f"The reservoir may be empty: its projected empty date, "
+                f"The reservoir may be empty: its projected empty date if the pump runs fast, "
                 f"{_when(dates.empty.when, card)}, has passed.",
                 alert,
             ),

@@ -371,7 +371,9 @@ def pump_dates(pump: Pump, forecast: PumpForecast | None, *, now: dt.datetime) -
         refill_by=forecast.refill_by if forecast else None,
         conservative_alarm_at=forecast.conservative_alarm_at if forecast else None,
         alarm_at=forecast.alarm_at if forecast else None,
-        empty_at=forecast.empty_at if forecast else None,
+        # The earlier, fast-pump empty date: "may be empty" must not come days late.
+        # Forecasts stored before it existed fall back to the nominal one.
+        empty_at=(forecast.conservative_empty_at or forecast.empty_at) if forecast else None,
         next_refill_at=forecast.next_refill_at if forecast else None,
         eri_on=pump.eri_on,
         eri_to_eos_days=pump.model.eri_to_eos_days,
@@ -662,7 +664,16 @@ def reservoir_chart(
     step = (end - fill.filled_at) / CHART_SAMPLES
     instants = sorted(
         {fill.filled_at + step * i for i in range(CHART_SAMPLES + 1)}
-        | {x for x in (forecast.alarm_at, forecast.empty_at) if x and fill.filled_at <= x <= end}
+        | {
+            x
+            for x in (
+                forecast.alarm_at,
+                forecast.conservative_alarm_at,
+                forecast.empty_at,
+                forecast.conservative_empty_at,
+            )
+            if x and fill.filled_at <= x <= end
+        }
     )
     accuracy = flow_accuracy_for(pump.model)
     projection = tuple((t, projected_volume_ml(fill, t)) for t in instants)
@@ -716,6 +727,7 @@ def reservoir_chart(
         alarm_at=forecast.alarm_at,
         conservative_alarm_at=forecast.conservative_alarm_at,
         empty_at=forecast.empty_at,
+        conservative_empty_at=forecast.conservative_empty_at,
         title=f"Reservoir volume of the {pump.model.name} (mL)",
     )
     return render_svg(chart)

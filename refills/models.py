@@ -489,6 +489,9 @@ class PumpForecast(models.Model):
     alarm_at = models.DateTimeField(null=True, blank=True)
     conservative_alarm_at = models.DateTimeField(null=True, blank=True)
     empty_at = models.DateTimeField(null=True, blank=True)
+    # The empty date if the pump runs fast by the flow-accuracy allowance (domain §2.2):
+    # never later than empty_at; the tier and the alerts use it.
+    conservative_empty_at = models.DateTimeField(null=True, blank=True)
     refill_by = models.DateField(null=True, blank=True)
     refill_by_reason = models.CharField(max_length=30, choices=RefillByReason.choices)
     next_refill_appointment = models.ForeignKey(

@@ -69,6 +69,7 @@ class ReasonCode(StrEnum):
     DISCREPANCY_WITH_SYMPTOMS = "discrepancy-with-symptoms"
     END_OF_SERVICE_SOON = "end-of-service-soon"
     # HIGH
+    PUMP_STOPPED = "pump-stopped"
     UNBOOKED_ALARM_SOON = "unbooked-alarm-soon"
     MISSED_APPOINTMENT = "missed-appointment"
     APPOINTMENT_PASSED = "appointment-passed"
@@ -154,6 +155,11 @@ class RiskInputs:
     still unexplained (clear it when staff record an explanation).
     ``eri_reached`` or ``eri_on`` (a date, reached from that day on): the elective
     replacement indicator.
+    ``empty_at`` / ``conservative_empty_at``: the nominal and the fast-pump (ε) empty
+    dates; the "empty soon" rule uses the earlier of the two, so it never fires later
+    than it would on the nominal date (domain §2.2 pessimistic versions, issue 8).
+    ``program_stopped``: the program in effect now is stopped (0 mcg/day): HIGH for as
+    long as it lasts (the abrupt discontinuation of the boxed warning, domain §3.1).
     ``replacement_dates``: every planned replacement date (the pump's planned
     replacement date and each scheduled replacement appointment's clinic date);
     only one between today and end of service counts as a plan.
@@ -163,6 +169,7 @@ class RiskInputs:
     today: date
     conservative_alarm_at: datetime | None = None
     empty_at: datetime | None = None
+    conservative_empty_at: datetime | None = None
     refill_by: date | None = None
     refill_by_reason: str = ""
     next_refill_appointment_at: datetime | None = None
@@ -180,11 +187,17 @@ class RiskInputs:
     eri_on: date | None = None
     replacement_dates: tuple[date, ...] = ()
     oral_bridge: bool = False
+    program_stopped: bool = False
     clinic_tz: tzinfo | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.now, "now")
-        for name in ("conservative_alarm_at", "empty_at", "next_refill_appointment_at"):
+        for name in (
+            "conservative_alarm_at",
+            "empty_at",
+            "conservative_empty_at",
+            "next_refill_appointment_at",
+        ):
             value = getattr(self, name)
             if value is not None:
                 _require_aware(value, name)
@@ -248,6 +261,12 @@ def _utc(value: datetime | None) -> datetime | None:
     # Aware datetimes sharing one ZoneInfo subtract and compare by wall clock;
     # UTC makes every difference real elapsed time.
     return None if value is None else value.astimezone(UTC)
+
+
+def _earliest_empty(inputs: RiskInputs) -> datetime | None:
+    """The empty date the rules use: the conservative one, never later than the nominal."""
+    dates = [_utc(d) for d in (inputs.conservative_empty_at, inputs.empty_at) if d is not None]
+    return min(dates) if dates else None
 
 
 def _start_of_day(day: date, zone: tzinfo) -> datetime:
@@ -365,7 +384,7 @@ def _evaluate(
 
     now = now.astimezone(UTC)
     alarm_at = _utc(inputs.conservative_alarm_at)
-    empty_at = _utc(inputs.empty_at)
+    empty_at = _earliest_empty(inputs)
     appointment_at = _utc(inputs.next_refill_appointment_at)
     refill_by = inputs.refill_by
 
@@ -424,7 +443,7 @@ def _evaluate(
         add(
             Tier.CRITICAL,
             ReasonCode.EMPTY_SOON,
-            f"The projected empty date {_is_when(empty_day, today)}",
+            f"The projected empty date (if the pump runs fast) {_is_when(empty_day, today)}",
         )
     if (
         inputs.symptoms_reported
@@ -449,6 +468,12 @@ def _evaluate(
         )
 
     # HIGH.
+    if inputs.program_stopped:
+        add(
+            Tier.HIGH,
+            ReasonCode.PUMP_STOPPED,
+            "The pump is stopped: no baclofen is being delivered",
+        )
     refill_by_passed = not booked_in_time and refill_by is not None and refill_by < today
     refill_by_near = (
         not booked_in_time
@@ -659,7 +684,7 @@ def _time_thresholds(inputs: RiskInputs, policy: RiskPolicy, zone: tzinfo) -> li
             policy.unbooked_moderate_dta_days,
         }:
             instants.append(alarm_at - timedelta(days=days))
-    empty_at = _utc(inputs.empty_at)
+    empty_at = _earliest_empty(inputs)
     if empty_at is not None:
         instants.append(empty_at - timedelta(days=policy.critical_empty_within_days))
     eos = inputs.end_of_service_on

@@ -1161,6 +1161,17 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
         refill=refill,
     )
     assessment = assess(inputs, _risk_policy_for(pump.patient))
+    reassess_at = assessment.reassess_at
+    # A program change that takes effect later (a pump stopped or restarted then)
+    # changes the tier's "pump stopped" rule: look again at that moment.
+    next_change = (
+        DrugProgram.objects.filter(pump=pump, effective_from__gt=now)
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+    if next_change is not None and (reassess_at is None or next_change < reassess_at):
+        reassess_at = next_change
     values = {
         "computed_at": now,
         # The segment the projection runs on now: the refill, or the last program
@@ -1171,6 +1182,7 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
         "alarm_at": projection.alarm_at if projection else None,
         "conservative_alarm_at": projection.conservative_alarm_at if projection else None,
         "empty_at": projection.empty_at if projection else None,
+        "conservative_empty_at": projection.conservative_empty_at if projection else None,
         "refill_by": refill_by,
         "refill_by_reason": projection.refill_by_reason if projection else RefillByReason.NO_FILL,
         "next_refill_appointment": appointment,
@@ -1180,7 +1192,7 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
         "risk_reasons": [
             {"code": r.code, "text": r.text, "tier": int(r.tier)} for r in assessment.reasons
         ],
-        "reassess_at": assessment.reassess_at,
+        "reassess_at": reassess_at,
     }
     stored, _ = PumpForecast.objects.update_or_create(pump=pump, defaults=values)
     # Reminders and staff alerts follow the stored forecast (reminders/hooks.py).
@@ -1209,11 +1221,17 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
     # The discrepancy that raises the tier: the last one not yet explained with evidence,
     # carried until a later refill reconciles within tolerance (domain §8).
     unexplained = outstanding_discrepancy(pump=pump)
+    # A stopped program is the abrupt discontinuation of the boxed warning (domain §3.1).
+    program = program_in_effect(pump=pump, at=now)
+    stopped = program is not None and (
+        program.mode == DosingMode.STOPPED or program.daily_dose_mcg == 0
+    )
     return RiskInputs(
         now=now,
         today=today,
         conservative_alarm_at=projection.conservative_alarm_at if projection else None,
         empty_at=projection.empty_at if projection else None,
+        conservative_empty_at=projection.conservative_empty_at if projection else None,
         refill_by=projection.refill_by if projection else None,
         refill_by_reason=projection.refill_by_reason if projection else RefillByReason.NO_FILL,
         next_refill_appointment_at=appointment.scheduled_start if appointment else None,
@@ -1236,6 +1254,7 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
         # All of them: refills.risk decides which count (none after end of service).
         replacement_dates=replacement_dates(pump=pump),
         oral_bridge=patient.oral_baclofen_bridge,
+        program_stopped=stopped,
         clinic_tz=patient.clinic.tz,
     )
 

@@ -151,26 +151,42 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
             occasion=f"refill-by:{forecast.refill_by.isoformat()}",
         )
 
-    # Running out: conservative alarm within 3 days, or the empty date passed.
+    # Running out: the conservative alarm within RUNNING_OUT_ALERT_DAYS and no refill
+    # booked before it, or the alarm reached, or the conservative empty date passed.
+    # A refill booked (and not missed) before the conservative alarm instant is the
+    # answer to "running out" and the tier says so (it keeps the margin rules); the alert
+    # comes back when that visit is missed, cancelled or moved after the alarm, and at
+    # the alarm instant whatever is booked (the tier is CRITICAL then too).
     running_out = []
-    if forecast.conservative_alarm_at:
-        opens = forecast.conservative_alarm_at - dt.timedelta(days=running_out_alert_days())
-        if now >= opens:
-            alarm_day = forecast.conservative_alarm_at.astimezone(zone).date()
+    alarm_at = forecast.conservative_alarm_at
+    if alarm_at:
+        opens = alarm_at - dt.timedelta(days=running_out_alert_days())
+        booked_before_alarm = (
+            forecast.next_refill_at is not None and forecast.next_refill_at < alarm_at
+        )
+        if now >= alarm_at or (now >= opens and not booked_before_alarm):
+            alarm_day = alarm_at.astimezone(zone).date()
             running_out.append(
                 f"The conservative alarm date is {format_date(alarm_day)} "
                 f"({_days_away(alarm_day, today)})"
             )
-        else:
+        elif now < opens:
             result.thresholds.append(opens)
-    if forecast.empty_at:
-        if now >= forecast.empty_at:
+        else:
+            result.thresholds.append(alarm_at)
+    # The empty date if the pump runs fast (never later than the nominal one).
+    empty_at = min(
+        (d for d in (forecast.conservative_empty_at, forecast.empty_at) if d), default=None
+    )
+    if empty_at:
+        if now >= empty_at:
             running_out.append(
                 "The projected empty date has passed "
-                f"({format_when(forecast.empty_at, zone)}): the reservoir may be empty"
+                f"({format_when(empty_at, zone)}, if the pump runs fast): the reservoir may "
+                "be empty"
             )
         else:
-            result.thresholds.append(forecast.empty_at)
+            result.thresholds.append(empty_at)
     if running_out:
         result.findings[AlertKind.RUNNING_OUT] = Finding(
             AlertKind.RUNNING_OUT,

@@ -110,9 +110,11 @@ def test_card_of_an_overdue_patient_flags_every_passed_date(as_user, nurse, over
         assert f"Refill by {_day(forecast.refill_by)} (passed — refill overdue)" in text
         for when in (forecast.conservative_alarm_at, forecast.alarm_at):
             assert f"{_day(when)} (passed — the reservoir may be at/below the alarm volume)" in text
+        # The fast-pump empty date: the earlier of the two, so the warning is never late.
+        assert forecast.conservative_empty_at <= forecast.empty_at
         assert (
-            f"The reservoir may be empty: its projected empty date, {_day(forecast.empty_at)}, "
-            "has passed." in text
+            "The reservoir may be empty: its projected empty date if the pump runs fast, "
+            f"{_day(forecast.conservative_empty_at)}, has passed." in text
         )
 
 

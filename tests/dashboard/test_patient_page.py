@@ -129,3 +129,22 @@ def test_patient_page_query_count_does_not_grow(nurse_client, pump, nurse, fille
         )
     many = _queries(nurse_client, pump.patient)
     assert many <= few, (few, many)
+
+
+def test_patient_page_shows_the_conservative_empty_date_beside_the_nominal_one(
+    nurse_client, filled_pump
+):
+    """Regression (clinician review): "Projected empty" showed only the nominal date,
+    about 13 days later here than the date if the pump runs fast."""
+    forecast = filled_pump.forecast
+    html = _page(nurse_client, filled_pump.patient)
+    zone = filled_pump.patient.clinic.tz
+
+    def shown(moment):
+        local = timezone.localtime(moment, zone)
+        return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+
+    assert forecast.conservative_empty_at < forecast.empty_at
+    assert "Projected empty (conservative)" in html
+    assert shown(forecast.conservative_empty_at) in html
+    assert shown(forecast.empty_at) in html

@@ -141,6 +141,7 @@ ALERTS = "alerts"  # open alerts agree with the tier
 WORK_QUEUE = "work-queue"  # DTA <= 21 days and nothing booked => an alert is open
 DEVICE = "device"  # EOS near without a valid plan => CRITICAL / alert
 MESSAGES = "messages"  # what a sent message says agrees with the record at send time
+STOPPED = "stopped"  # a stopped program in effect => tier at least HIGH, with the reason
 
 ALL = frozenset(
     {
@@ -154,6 +155,7 @@ ALL = frozenset(
         WORK_QUEUE,
         DEVICE,
         MESSAGES,
+        STOPPED,
     }
 )
 
@@ -196,6 +198,24 @@ def violations(pump, *, now: dt.datetime, families=ALL) -> list[str]:
     )
     if ORDER in families and cons and alarm and empty and not (cons <= alarm <= empty):
         found.append(f"order: conservative {cons} / nominal {alarm} / empty {empty}")
+    cons_empty = forecast.conservative_empty_at
+    if ORDER in families and empty and not (cons_empty and cons_empty <= empty):
+        found.append(f"order: conservative empty {cons_empty} not on or before empty {empty}")
+    if ORDER in families and cons and cons_empty and not cons <= cons_empty:
+        found.append(f"order: conservative alarm {cons} after conservative empty {cons_empty}")
+    if STOPPED in families:
+        program = (
+            DrugProgram.objects.filter(pump=pump, effective_from__lte=now)
+            .order_by("-effective_from")
+            .first()
+        )
+        if program is not None and program.daily_dose_mcg == 0:
+            codes = {reason["code"] for reason in forecast.risk_reasons}
+            if forecast.risk_tier < Tier.HIGH or "pump-stopped" not in codes:
+                found.append(
+                    f"stopped: the program in effect is stopped, tier {forecast.risk_tier} "
+                    f"({sorted(codes)})"
+                )
     if MARGIN in families and cons and refill_by:
         limit = local(cons) - dt.timedelta(days=margin_days(pump.patient))
         if refill_by > limit:

@@ -249,7 +249,8 @@ class PumpHistory(RuleBasedStateMachine):
 
     @rule(
         ratio=DOSE_RATIOS,
-        mode=st.sampled_from([DosingMode.SIMPLE, DosingMode.FLEX]),
+        # A stopped program (0 mcg/day) too; the next change restarts the pump.
+        mode=st.sampled_from([DosingMode.SIMPLE, DosingMode.FLEX, DosingMode.STOPPED]),
         boluses=st.sampled_from([(0, 0), (25, 1), (20, 2)]),
         minutes_ago=st.integers(0, 240),
         physician=st.booleans(),
@@ -257,6 +258,8 @@ class PumpHistory(RuleBasedStateMachine):
     def change_program(self, ratio, mode, boluses, minutes_ago, physician):
         bolus, per_day = boluses
         basal = self.dose * Decimal(ratio)
+        if mode == DosingMode.STOPPED:
+            basal, bolus, per_day = Decimal(0), 0, 0
         program = _program(basal, self.concentration, mode=mode, bolus=bolus, per_day=per_day)
         done = self.attempt(
             lambda: services.drug_program_change(
@@ -268,7 +271,9 @@ class PumpHistory(RuleBasedStateMachine):
                 override_reason=OVERRIDE if physician else "",
             )
         )
-        if done is not None:
+        if done is not None and done.daily_dose_mcg == 0:
+            ACCEPTED["stop_pump"] += 1
+        elif done is not None:
             self.dose = done.daily_dose_mcg
 
     @rule(

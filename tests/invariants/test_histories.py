@@ -23,6 +23,7 @@ from tests.invariants.conftest import (
     REASONS,
     REPLACEMENT,
     STABILITY,
+    STOPPED,
 )
 from tests.invariants.machine import ACCEPTED, PumpHistory
 
@@ -46,7 +47,12 @@ def _run(
 
 
 def test_histories_keep_the_forecast_tier_and_alert_invariants(db):
-    _run({REASONS, ALERTS, REPLACEMENT}, examples=30, steps=20)
+    _run(
+        {REASONS, ALERTS, REPLACEMENT, STOPPED},
+        examples=30,
+        steps=20,
+        must_accept=("refill", "change_program", "book", "stop_pump"),
+    )
 
 
 def test_histories_keep_the_forecast_dates_in_order_and_within_their_limits(db):

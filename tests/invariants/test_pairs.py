@@ -20,7 +20,15 @@ from patients import services as patient_services
 from refills import services
 from refills.models import NeedleCheck
 from tests.factories import PatientFactory, PumpFactory
-from tests.invariants.conftest import frozen, margin_days, new_world, rolled_back, stored
+from tests.invariants.conftest import (
+    ALERTS,
+    frozen,
+    margin_days,
+    new_world,
+    rolled_back,
+    stored,
+    violations,
+)
 from tests.invariants.machine import OVERRIDE, _program
 
 DST_ZONES = (
@@ -287,4 +295,52 @@ def test_a_work_queue_alert_is_open_when_the_alarm_is_21_days_away_and_nothing_b
         assert not forecast.booked_before_refill_by
         assert Alert.objects.filter(pump=world.pump).exclude(state=AlertState.RESOLVED).exists(), (
             f"conservative alarm {forecast.conservative_alarm_at}, nothing booked, no alert"
+        )
+
+
+@settings(max_examples=25, suppress_health_check=FIXTURE_OK, phases=NO_SHRINK)
+@given(
+    zone=st.sampled_from(DST_ZONES + ("UTC",)),
+    now=NOW,
+    hours_to_alarm=st.integers(1, 71),
+    booking=st.none() | st.tuples(st.integers(0, 3), st.sampled_from([8, 11, 16, 23])),
+)
+def test_the_running_out_alert_and_the_tier_agree_in_the_last_three_days(
+    db, zone, now, hours_to_alarm, booking
+):
+    """Clinician review (issue 8): with the conservative alarm under 72 hours away, the
+    CRITICAL running-out alert is open exactly when no refill is booked before the alarm
+    instant, and no CRITICAL alert is ever open on a LOW patient."""
+    from django.core.exceptions import ValidationError
+
+    from reminders.models import Alert, AlertState
+
+    with rolled_back(), frozen(now) as clock:
+        world = new_world(zone)
+        alarm = _fill(world, world.pump, at=now, dose=400).conservative_alarm_at
+        clock.move_to(alarm - dt.timedelta(hours=hours_to_alarm))
+        services.forecast_refresh(pump=world.pump)
+        booked_at = None
+        if booking is not None:
+            days, hour = booking
+            day = timezone.localdate(timezone=world.zone) + dt.timedelta(days=days)
+            start = dt.datetime.combine(day, dt.time(hour), tzinfo=world.zone)
+            try:
+                services.appointment_book(
+                    pump=world.pump,
+                    by=world.physician,
+                    scheduled_start=start,
+                    override_reason="Invariant test: reviewed",
+                )
+                booked_at = start
+            except ValidationError:
+                pass  # a time already past: nothing booked
+        assert violations(world.pump, now=timezone.now(), families={ALERTS}) == []
+        running_out = (
+            Alert.objects.filter(pump=world.pump, kind="running-out")
+            .exclude(state=AlertState.RESOLVED)
+            .exists()
+        )
+        assert running_out == (booked_at is None or booked_at >= alarm), (
+            f"alarm {alarm.astimezone(world.zone)}, booked {booked_at}, open {running_out}"
         )

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from refills.forecast import RefillByReason
 from refills.risk import (
+    DEFAULT_POLICY,
     ReasonCode,
     RiskInputs,
     RiskPolicy,
@@ -47,9 +48,15 @@ def risk_inputs(draw: st.DrawFn) -> RiskInputs:
     today = now.date()
     alarm_offset = draw(OFFSETS)
     alarm_at = None if alarm_offset is None else now_utc + alarm_offset
-    empty_at = None
+    empty_at = conservative_empty_at = None
     if alarm_at is not None and draw(st.booleans()):
         empty_at = alarm_at + draw(st.timedeltas(timedelta(0), timedelta(days=15)))
+        if draw(st.booleans()):
+            # The fast-pump empty date: after the conservative alarm, never after the
+            # nominal empty date.
+            conservative_empty_at = alarm_at + (empty_at - alarm_at) * draw(
+                st.floats(0, 1, allow_nan=False)
+            )
     refill_by = None
     if alarm_at is not None:
         refill_by = alarm_at.astimezone(zone).date() - timedelta(days=draw(st.integers(0, 60)))
@@ -66,6 +73,7 @@ def risk_inputs(draw: st.DrawFn) -> RiskInputs:
         clinic_tz=zone,
         conservative_alarm_at=alarm_at,
         empty_at=empty_at,
+        conservative_empty_at=conservative_empty_at,
         refill_by=refill_by,
         refill_by_reason=draw(st.sampled_from([*RefillByReason, ""])),
         next_refill_appointment_at=(
@@ -87,12 +95,45 @@ def risk_inputs(draw: st.DrawFn) -> RiskInputs:
         eri_on=draw(st.none() | st.dates(today - timedelta(days=30), today + timedelta(days=60))),
         replacement_dates=tuple(replacement_dates),
         oral_bridge=draw(st.booleans()),
+        program_stopped=draw(st.booleans()),
     )
 
 
 def outcome(inputs: RiskInputs, now: datetime | None = None):
     result = assess(inputs) if now is None else assess_at(inputs, now=now)
     return result.tier, frozenset(result.codes)
+
+
+@given(inputs=risk_inputs(), later=st.timedeltas(timedelta(0), timedelta(days=30)))
+def test_the_conservative_empty_date_never_makes_the_tier_calmer_or_later(
+    inputs: RiskInputs, later: timedelta
+) -> None:
+    """The CRITICAL "empty soon" rule fires on the conservative (fast-pump) empty date,
+    so no later than it would on the nominal date alone (clinician review, issue 8)."""
+    nominal_only = replace(inputs, conservative_empty_at=None)
+    for now in (None, inputs.now + later):
+        tier, codes = outcome(inputs, now)
+        nominal_tier, nominal_codes = outcome(nominal_only, now)
+        assert tier >= nominal_tier
+        if ReasonCode.EMPTY_SOON in nominal_codes:
+            assert ReasonCode.EMPTY_SOON in codes
+    if inputs.conservative_empty_at is not None:
+        soon = inputs.conservative_empty_at - timedelta(
+            days=DEFAULT_POLICY.critical_empty_within_days
+        )
+        tier, codes = outcome(inputs, max(soon, inputs.now))
+        assert tier == Tier.CRITICAL and ReasonCode.EMPTY_SOON in codes
+
+
+@given(inputs=risk_inputs(), later=st.timedeltas(timedelta(0), timedelta(days=200)))
+def test_a_stopped_program_is_never_below_high(inputs: RiskInputs, later: timedelta) -> None:
+    """A stopped pump is the abrupt discontinuation of the boxed warning: at least HIGH,
+    with its own reason, for as long as the program in effect is stopped."""
+    stopped = replace(inputs, program_stopped=True)
+    for now in (None, inputs.now + later):
+        result = assess(stopped) if now is None else assess_at(stopped, now=now)
+        assert result.tier >= Tier.HIGH
+        assert ReasonCode.PUMP_STOPPED in result.codes
 
 
 @given(inputs=risk_inputs())

@@ -15,7 +15,7 @@ from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve, sta
 from reminders.models import Alert, Notification
 from tests.conftest import refill_input
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, pump_model, staff
-from tests.reminders.conftest import DAY, NY, book, fill, sweep
+from tests.reminders.conftest import DAY, NY, book, fill, local, sweep
 
 
 def alerts(pump, **filters):
@@ -112,6 +112,74 @@ def test_running_out_is_critical_three_days_before_the_conservative_alarm(pump, 
     raised = alert(pump, "running-out")
     assert raised.severity == 4
     assert raised.reasons[0].startswith("The conservative alarm date is")
+
+
+def _alarm_in_under_three_days(pump, nurse):
+    """Filled so that the conservative alarm is on the day after tomorrow's next day, at
+    about 05:00, less than 72 hours from now (Mon 10:00): the refill-by date is today."""
+    fill(pump, nurse, days_ago=75.47)
+    forecast = pump.forecast
+    alarm = forecast.conservative_alarm_at
+    today = timezone.localdate(timezone=NY)
+    assert alarm - timezone.now() < 3 * DAY
+    assert alarm.astimezone(NY).date() == today + 3 * DAY
+    assert forecast.refill_by == today
+    return alarm
+
+
+def test_a_refill_booked_before_the_conservative_alarm_holds_the_running_out_alert(
+    pump, nurse, physician, clock
+):
+    """Regression (clinician review): booked today at 16:00, on the latest safe date and
+    3 days before the conservative alarm, the tier is LOW; the base also opened a CRITICAL
+    "running out" alert that went to the managers in 30 minutes. One rule now: no
+    running-out alert while a refill is booked before the conservative alarm."""
+    _alarm_in_under_three_days(pump, nurse)
+    assert alert(pump, "running-out") is not None  # nothing booked: raised
+    today = timezone.localdate(timezone=NY)
+    appointment = book(pump, physician, local(today.year, today.month, today.day, 16))
+    pump.refresh_from_db()
+    assert pump.forecast.risk_tier == 1
+    assert alert(pump, "running-out") is None
+    assert not Alert.objects.filter(pump=pump, severity=4).exclude(state="resolved").exists()
+    # Missed (the sweep marks it two hours after its start): the alert is back, and HIGH.
+    clock.move_to(appointment.scheduled_start + dt.timedelta(hours=2, minutes=1))
+    sweep()
+    pump.refresh_from_db()
+    assert alert(pump, "running-out") is not None
+    assert pump.forecast.risk_tier >= 3
+
+
+def test_a_cancelled_refill_brings_the_running_out_alert_back(pump, nurse, physician):
+    _alarm_in_under_three_days(pump, nurse)
+    today = timezone.localdate(timezone=NY)
+    appointment = book(pump, physician, local(today.year, today.month, today.day, 16))
+    assert alert(pump, "running-out") is None
+    services.appointment_cancel(appointment=appointment, by=nurse, reason="Patient unwell")
+    assert alert(pump, "running-out") is not None
+
+
+def test_a_refill_booked_after_the_conservative_alarm_keeps_the_running_out_alert(
+    pump, nurse, physician
+):
+    alarm = _alarm_in_under_three_days(pump, nurse)
+    book(pump, physician, alarm + dt.timedelta(hours=3))
+    assert alert(pump, "running-out") is not None
+
+
+def test_at_the_conservative_alarm_the_running_out_alert_opens_whatever_is_booked(
+    pump, nurse, physician, clock
+):
+    alarm = _alarm_in_under_three_days(pump, nurse)
+    book(pump, physician, alarm - dt.timedelta(hours=1))
+    assert alert(pump, "running-out") is None
+    # The moment of the alarm is a reassess point: the sweep comes back exactly then.
+    assert pump.__class__.objects.get(pk=pump.pk).forecast.reassess_at <= alarm
+    clock.move_to(alarm)
+    services.forecast_refresh(pump=pump)
+    pump.refresh_from_db()
+    assert pump.forecast.risk_tier == 4
+    assert alert(pump, "running-out") is not None
 
 
 def test_an_empty_date_in_the_past_is_critical(pump, nurse):
