@@ -531,8 +531,8 @@ def _earlier_step_findings(
 ) -> list[Finding]:
     """The limits of check_dose_change against a dose that was replaced within the window."""
     old = dose.mcg
-    against = f"against {fmt(old)} mcg/day in effect {_ago(at - dose.until)}"
-    steps = f"in steps within {window} hours ({path} mcg/day)"
+    ago = _ago(at - dose.until)
+    steps = f"{path} mcg/day within {window} hours"
     if old <= 0:
         if new_mcg <= 0:
             return []
@@ -540,9 +540,9 @@ def _earlier_step_findings(
             _warning(
                 "dose_restart",
                 field,
-                f"The pump was stopped (0 mcg/day) {_ago(at - dose.until)} and the dose is now "
-                f"{fmt(new_mcg)} mcg/day ({path} mcg/day). After an interruption tolerance "
-                "may be lower: confirm the dose.",
+                f"The pump was stopped (0 mcg/day) {ago} and the dose is now {fmt(new_mcg)} "
+                f"mcg/day ({steps}). After an interruption tolerance may be lower: confirm "
+                "the dose.",
             )
         ]
     if new_mcg == old:
@@ -559,9 +559,10 @@ def _earlier_step_findings(
             _physician(
                 "dose_increase_over_limit",
                 field,
-                f"The daily dose goes to {fmt(new_mcg)} mcg/day: +{change_pct:.0f} % {against} "
-                f"(×{ratio:.1f}), {steps}. Increases above {fmt(limit)} % for {origin}-origin "
-                "spasticity need a physician's confirmation, however the change is split.",
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: +{change_pct:.0f} % against "
+                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.1f}; {steps}). Increases above "
+                f"{fmt(limit)} % for {origin}-origin spasticity need a physician's "
+                "confirmation, however the change is split.",
             )
         ]
     if change_pct > limits.confirm_pct:
@@ -569,8 +570,8 @@ def _earlier_step_findings(
             _warning(
                 "dose_change_confirm",
                 field,
-                f"The daily total changes by +{change_pct:.0f} % {against}, {steps}. "
-                "Confirm the new total.",
+                f"The daily total changes by +{change_pct:.0f} % against {fmt(old)} mcg/day "
+                f"in effect {ago} ({steps}). Confirm the new total.",
             )
         ]
     if -change_pct > limits.decrease_physician_pct:
@@ -578,10 +579,10 @@ def _earlier_step_findings(
             _physician(
                 "dose_decrease_over_limit",
                 field,
-                f"The daily dose falls to {fmt(new_mcg)} mcg/day: {change_pct:.0f} % {against} "
-                f"(×{ratio:.2f}), {steps}. A fall above {fmt(limits.decrease_physician_pct)} % "
-                "can cause withdrawal, however the change is split: check the entry. A "
-                "physician must confirm it.",
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
+                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.2f}; {steps}). A fall above "
+                f"{fmt(limits.decrease_physician_pct)} % can cause withdrawal, however it is "
+                "reached: check the entry. A physician must confirm it.",
             )
         ]
     if -change_pct > limits.confirm_pct:
@@ -589,8 +590,9 @@ def _earlier_step_findings(
             _warning(
                 "dose_decrease_large",
                 field,
-                f"The daily dose falls by {-change_pct:.0f} % {against}, {steps}. Large "
-                "decreases can cause withdrawal symptoms.",
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
+                f"{fmt(old)} mcg/day in effect {ago} ({steps}). Large decreases can cause "
+                "withdrawal symptoms.",
             )
         ]
     return []
