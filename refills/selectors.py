@@ -19,6 +19,22 @@ def program_in_effect(*, pump: Pump, at: dt.datetime) -> DrugProgram | None:
     )
 
 
+def programs_in_window(*, pump: Pump, start: dt.datetime, end: dt.datetime) -> list[DrugProgram]:
+    """The programs in effect at any moment from ``start`` to ``end``, oldest first.
+
+    The program in effect at ``start`` (if any) and every program that took effect
+    after it up to and including ``end``: what a dose change at ``end`` is measured
+    against (domain.md §7.2 #4, #9).
+    """
+    programs = list(
+        DrugProgram.objects.filter(
+            pump=pump, effective_from__gt=start, effective_from__lte=end
+        ).order_by("effective_from", "pk")
+    )
+    at_start = program_in_effect(pump=pump, at=start)
+    return ([at_start] if at_start is not None else []) + programs
+
+
 def latest_refill(*, pump: Pump, before: dt.datetime | None = None) -> Refill | None:
     qs = Refill.objects.filter(pump=pump)
     if before is not None:

@@ -59,6 +59,7 @@ from refills.selectors import (
     next_refill_appointment,
     outstanding_discrepancy,
     program_in_effect,
+    programs_in_window,
     replacement_dates,
 )
 
@@ -248,15 +249,27 @@ def program_findings(
             per_day=program.boluses_per_day,
             basal_daily_mcg=program.basal_mcg,
         )
-    previous = program_in_effect(pump=pump, at=at)
-    if previous is not None and program.daily_dose_mcg is not None:
-        hours_since = Decimal((at - previous.effective_from).total_seconds()) / 3600
-        findings += v.check_dose_change(
-            old_mcg=previous.daily_dose_mcg,
+    if program.daily_dose_mcg is not None:
+        # Against every dose in effect in the window, not only the program just before,
+        # so a change split into small saves needs what the whole change needs.
+        window_hours = Decimal(policy_value("DOSE_CHANGE_WINDOW_HOURS"))
+        programs = programs_in_window(
+            pump=pump, start=at - dt.timedelta(hours=float(window_hours)), end=at
+        )
+        findings += v.check_dose_change_in_window(
+            earlier=[
+                v.DoseInEffect(
+                    mcg=row.daily_dose_mcg,
+                    since=row.effective_from,
+                    until=later.effective_from if later is not None else at,
+                )
+                for row, later in zip(programs, [*programs[1:], None], strict=False)
+            ],
             new_mcg=program.daily_dose_mcg,
+            at=at,
+            window_hours=window_hours,
             origin=patient.spasticity_origin,
             pediatric=age < v.PEDIATRIC_AGE_YEARS,
-            hours_since_last_change=hours_since,
             limits=dose_change_limits(),
         )
     findings += v.check_age_and_indication(

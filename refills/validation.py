@@ -14,7 +14,7 @@ Messages are written for the nurse at the pump, not for a developer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -485,6 +485,206 @@ def check_dose_change(
                     field,
                     f"The dose was already changed in the last 24 hours. Titration increases "
                     f"above {titration_limit} % a day are not recommended.",
+                )
+            )
+    return findings
+
+
+@dataclass(frozen=True)
+class DoseInEffect:
+    """A daily dose in effect during the window before a dose change.
+
+    ``since`` is when its program took effect (it may be before the window); ``until``
+    is when the next program replaced it, or the new change's own time for the program
+    in effect when the change is made.
+    """
+
+    mcg: Decimal
+    since: dt.datetime
+    until: dt.datetime
+
+
+def _ago(delta: dt.timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} minute{'' if minutes == 1 else 's'} ago"
+    hours, rest = divmod(minutes, 60)
+    text = f"{hours} hour{'' if hours == 1 else 's'}"
+    if rest:
+        text += f" {rest} minute{'' if rest == 1 else 's'}"
+    return f"{text} ago"
+
+
+_LEVEL = {Severity.WARNING: 1, Severity.PHYSICIAN: 2, Severity.ERROR: 3}
+
+
+def _earlier_step_findings(
+    dose: DoseInEffect,
+    *,
+    new_mcg: Decimal,
+    at: dt.datetime,
+    path: str,
+    window: str,
+    origin: str,
+    field: str,
+    limits: DoseChangeLimits,
+) -> list[Finding]:
+    """The limits of check_dose_change against a dose that was replaced within the window."""
+    old = dose.mcg
+    ago = _ago(at - dose.until)
+    steps = f"{path} mcg/day within {window} hours"
+    if old <= 0:
+        if new_mcg <= 0:
+            return []
+        return [
+            _warning(
+                "dose_restart",
+                field,
+                f"The pump was stopped (0 mcg/day) {ago} and the dose is now {fmt(new_mcg)} "
+                f"mcg/day ({steps}). After an interruption tolerance may be lower: confirm "
+                "the dose.",
+            )
+        ]
+    if new_mcg == old:
+        return []
+    ratio = new_mcg / old
+    change_pct = (ratio - 1) * 100
+    limit = (
+        limits.increase_physician_cerebral_pct
+        if origin == "cerebral"
+        else limits.increase_physician_spinal_pct
+    )
+    if change_pct > limit:
+        return [
+            _physician(
+                "dose_increase_over_limit",
+                field,
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: +{change_pct:.0f} % against "
+                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.1f}; {steps}). Increases above "
+                f"{fmt(limit)} % for {origin}-origin spasticity need a physician's "
+                "confirmation, however the change is split.",
+            )
+        ]
+    if change_pct > limits.confirm_pct:
+        return [
+            _warning(
+                "dose_change_confirm",
+                field,
+                f"The daily total changes by +{change_pct:.0f} % against {fmt(old)} mcg/day "
+                f"in effect {ago} ({steps}). Confirm the new total.",
+            )
+        ]
+    if -change_pct > limits.decrease_physician_pct:
+        return [
+            _physician(
+                "dose_decrease_over_limit",
+                field,
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
+                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.2f}; {steps}). A fall above "
+                f"{fmt(limits.decrease_physician_pct)} % can cause withdrawal, however it is "
+                "reached: check the entry. A physician must confirm it.",
+            )
+        ]
+    if -change_pct > limits.confirm_pct:
+        return [
+            _warning(
+                "dose_decrease_large",
+                field,
+                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
+                f"{fmt(old)} mcg/day in effect {ago} ({steps}). Large decreases can cause "
+                "withdrawal symptoms.",
+            )
+        ]
+    return []
+
+
+def _magnitude(old: Decimal, new: Decimal) -> Decimal:
+    if old <= 0:
+        return Decimal("Infinity")
+    return abs(new / old - 1)
+
+
+def check_dose_change_in_window(
+    *,
+    earlier: Sequence[DoseInEffect],
+    new_mcg: Decimal,
+    at: dt.datetime,
+    window_hours: Decimal,
+    origin: str,
+    pediatric: bool,
+    field: str = "basal_daily_dose_mcg",
+    limits: DoseChangeLimits = DoseChangeLimits(),  # noqa: B008 (frozen, immutable)
+) -> list[Finding]:
+    """A dose change against every dose in effect during the window before it.
+
+    ``earlier`` is the dose in effect at the window's start (if any) and every dose
+    since, oldest first; the last is the program in effect at ``at``. Each is compared
+    with the new dose as check_dose_change compares one step, so the largest rise and
+    the largest fall in the window both count and a change split into small saves needs
+    what the whole change needs (domain.md §7.2 #4, #9). Of the findings only the most
+    severe level is kept (one per rule, the largest change). The titration rule applies
+    when the dose was already changed within the window, to the largest rise in it.
+    """
+    if not earlier:
+        return []
+    window = fmt(window_hours)
+    path = " → ".join(fmt(d.mcg) for d in earlier) + f" → {fmt(new_mcg)}"
+    current = earlier[-1]
+    candidates: list[tuple[int, Decimal, int, Finding]] = []
+    for index, dose in enumerate(earlier):
+        if dose is current:
+            step = check_dose_change(
+                old_mcg=dose.mcg,
+                new_mcg=new_mcg,
+                origin=origin,
+                pediatric=pediatric,
+                hours_since_last_change=None,
+                field=field,
+                limits=limits,
+            )
+        else:
+            step = _earlier_step_findings(
+                dose,
+                new_mcg=new_mcg,
+                at=at,
+                path=path,
+                window=window,
+                origin=origin,
+                field=field,
+                limits=limits,
+            )
+        candidates += [(_LEVEL[f.severity], _magnitude(dose.mcg, new_mcg), index, f) for f in step]
+    findings: list[Finding] = []
+    if candidates:
+        top = max(level for level, *_ in candidates)
+        best: dict[str, tuple[Decimal, int, Finding]] = {}
+        for level, size, index, finding in candidates:
+            if level == top and (
+                finding.code not in best or (size, index) > best[finding.code][:2]
+            ):
+                best[finding.code] = (size, index, finding)
+        findings = [finding for _, _, finding in sorted(best.values(), key=lambda b: b[1])]
+    window_start = at - dt.timedelta(hours=float(window_hours))
+    changed_in_window = any(d.since > window_start for d in earlier)
+    positive = [d for d in earlier if d.mcg > 0]
+    if changed_in_window and positive and new_mcg > 0:
+        lowest = min(positive, key=lambda d: (d.mcg, -d.until.timestamp()))
+        rise_pct = (new_mcg / lowest.mcg - 1) * 100
+        titration_limit = Decimal("15") if (origin == "cerebral" or pediatric) else Decimal("30")
+        if rise_pct > titration_limit:
+            when = (
+                "the program in effect"
+                if lowest is current
+                else f"in effect {_ago(at - lowest.until)}"
+            )
+            findings.append(
+                _warning(
+                    "titration_too_fast",
+                    field,
+                    f"The dose was already changed in the last {window} hours: "
+                    f"+{rise_pct:.0f} % against {fmt(lowest.mcg)} mcg/day, {when} ({path} "
+                    f"mcg/day). Titration increases above {titration_limit} % a day are not "
+                    "recommended.",
                 )
             )
     return findings

@@ -276,6 +276,10 @@ PUMPTRACK_POLICY = {
     "DOSE_DECREASE_PHYSICIAN_PCT": Decimal(
         env("PUMPTRACK_DOSE_DECREASE_PHYSICIAN_PCT", default="50")
     ),
+    # The dose-change limits above (and the titration rule, §7.2 #9) measure a new dose
+    # against every dose in effect during this many hours before it, not only the program
+    # just before: a change split into small steps needs what the whole change needs.
+    "DOSE_CHANGE_WINDOW_HOURS": Decimal(env("PUMPTRACK_DOSE_CHANGE_WINDOW_HOURS", default="24")),
     # Booking a refill never needs an override up to the refill-by date or, when the
     # clinic cannot offer a slot by then (e.g. it has passed), up to its earliest slot and
     # this many working days after today (refills/scheduling.py).
