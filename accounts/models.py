@@ -54,3 +54,50 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class StaffInvitation(models.Model):
+    """A clinic's offer of a role to someone who already has an account.
+
+    Only the account owner's acceptance, on a page they reach fully signed in
+    (password and second factor), creates the Membership: a manager cannot attach
+    another clinic's account to their clinic. Declined or expired offers do nothing.
+    Addressed by email, so the inviting manager learns nothing about the account.
+    """
+
+    clinic = models.ForeignKey(
+        "patients.Clinic", on_delete=models.CASCADE, related_name="staff_invitations"
+    )
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    receives_escalations = models.BooleanField(default=False)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    declined_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Cancelled when the manager invites the same address again (a new offer replaces it).
+    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The account that accepted or declined.
+    answered_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
+    # Sent, accepted, declined, withdrawn: history rows with the acting user (audit trail).
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.clinic} as {self.get_role_display()}"
+
+    def is_open(self, now) -> bool:
+        return (
+            self.accepted_at is None
+            and self.declined_at is None
+            and self.withdrawn_at is None
+            and self.expires_at > now
+        )

@@ -1,4 +1,5 @@
-"""Reads for clinic administration: a clinic's staff and one membership, scoped by clinic."""
+"""Reads for clinic administration: a clinic's staff, one membership and pending
+invitations, scoped by clinic; and the invitations addressed to a signed-in user."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Membership
+from accounts.models import Membership, StaffInvitation
 
 
 def clinic_members(*, clinic) -> QuerySet[Membership]:
@@ -30,3 +31,38 @@ def clinic_membership(*, clinic, membership_id) -> Membership:
         return clinic_members(clinic=clinic).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such staff member") from exc
+
+
+def _open(queryset: QuerySet[StaffInvitation], now) -> QuerySet[StaffInvitation]:
+    return queryset.filter(
+        accepted_at=None, declined_at=None, withdrawn_at=None, expires_at__gt=now
+    )
+
+
+def clinic_pending_invitations(*, clinic, now) -> QuerySet[StaffInvitation]:
+    """Open invitations of this clinic to existing accounts. Shown by email only: the
+    account behind the address is not the clinic's until its owner accepts."""
+    return _open(StaffInvitation.objects.filter(clinic=clinic), now).order_by("email")
+
+
+def invitations_for(*, user, now) -> QuerySet[StaffInvitation]:
+    """Open invitations addressed to the user's email address."""
+    if not user.email:
+        return StaffInvitation.objects.none()
+    return (
+        _open(StaffInvitation.objects.filter(email__iexact=user.email), now)
+        .select_related("clinic", "invited_by")
+        .order_by("created_at")
+    )
+
+
+def invitation_for(*, user, invitation_id) -> StaffInvitation:
+    """An invitation addressed to this user (open or not); anyone else's is a 404."""
+    if not user.email:
+        raise Http404("No such invitation")
+    try:
+        return StaffInvitation.objects.select_related("clinic").get(
+            pk=invitation_id, email__iexact=user.email
+        )
+    except (StaffInvitation.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such invitation") from exc

@@ -10,6 +10,7 @@ a user name and a link.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -26,15 +27,19 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp import devices_for_user
 
 from accounts.access import can
-from accounts.models import Membership, Role, User
+from accounts.models import Membership, Role, StaffInvitation, User
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class InviteResult:
-    membership: Membership
-    new_account: bool
+    """What an invitation did. The view shows the same message whatever it is, so the
+    manager learns nothing about accounts outside their clinic."""
+
+    email: str
+    membership: Membership | None = None  # a new account, added at once
+    invitation: StaffInvitation | None = None  # an existing account: waits for its owner
 
 
 def _check_manager(by: User, clinic) -> None:
@@ -80,6 +85,10 @@ def _save_membership(membership: Membership, by: User, update_fields=None) -> No
     membership.save(update_fields=update_fields)
 
 
+def _invitation_expiry(now):
+    return now + dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+
+
 def staff_invite(
     *,
     clinic,
@@ -91,85 +100,223 @@ def staff_invite(
     receives_escalations: bool = False,
     base_url: str,
 ) -> InviteResult:
-    """Give `email` a role at `clinic`, creating the account if there is none.
+    """Invite `email` to a role at `clinic`.
 
-    A new account has no usable password: the email carries a link to choose one
-    (Django's password-reset token). An existing account keeps its password and is
-    told it was added; one that never chose a password gets a fresh link. Inviting
-    someone already on the staff again resends the link if they have not signed in
-    yet, and is refused otherwise. The email is sent inside the transaction: if it
-    cannot be sent, nothing is saved and the manager is told.
+    A new address gets an account with no usable password and the role at once: the
+    email carries a one-time link to choose a password (Django's password-reset
+    token), so only the address's owner can ever sign in. Inviting them again before
+    they have chosen it resends the link.
+
+    An address that already has an account gets a pending StaffInvitation, never a
+    membership: the owner accepts or declines it signed in with password and second
+    factor (invitation_accept). Their name, password, devices and other clinics are
+    neither read for the manager nor changed; an account removed from every clinic
+    (inactive) is reopened with an unusable password and a set-password link, so the
+    old password cannot be used to accept. A member of this clinic is refused (the
+    manager sees them in the staff list anyway).
+
+    The email is sent inside the transaction: if it cannot be sent, nothing is saved.
     """
     _check_manager(by, clinic)
     email = User.objects.normalize_email((email or "").strip()).lower()
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role."})
+    now = timezone.now()
     with transaction.atomic():
-        matches = list(User.objects.filter(email__iexact=email)[:2])
-        if len(matches) > 1:
+        accounts = list(User.objects.filter(email__iexact=email))
+        if any(
+            Membership.objects.filter(user=user, clinic=clinic).exists()
+            and user.has_usable_password()
+            for user in accounts
+        ):
             raise ValidationError(
-                {"email": "Several accounts share this email address; ask a platform operator."}
+                {
+                    "email": f"{email} is already on the staff of {clinic}. Change their role "
+                    "from the staff list."
+                }
             )
-        user = matches[0] if matches else None
-        new_account = user is None
-        if new_account:
-            if User.objects.filter(username__iexact=email).exists():
-                raise ValidationError(
-                    {
-                        "email": "An account already uses this address as its user name; "
-                        "ask a platform operator."
-                    }
-                )
-            user = User(
-                username=email,
+        if not accounts and not User.objects.filter(username__iexact=email).exists():
+            membership = _invite_new_account(
+                clinic=clinic,
+                by=by,
                 email=email,
-                first_name=first_name.strip(),
-                last_name=last_name.strip(),
+                first_name=first_name,
+                last_name=last_name,
+                role=role,
+                receives_escalations=receives_escalations,
+                base_url=base_url,
             )
-            user.set_unusable_password()
-            user.full_clean()
-            user.save()
-        elif not user.is_active:
-            # Removed from every clinic earlier; this invitation lets them back in.
-            user.is_active = True
-            user.save(update_fields=["is_active"])
-        membership = Membership.objects.filter(user=user, clinic=clinic).first()
-        resend = False
-        if membership is not None:
-            if user.has_usable_password():
-                raise ValidationError(
-                    {
-                        "email": f"{user.get_full_name() or email} is already on the staff of "
-                        f"{clinic}. Change their role from the staff list."
-                    }
-                )
-            resend = True
+            result = InviteResult(email=email, membership=membership)
         else:
-            membership = Membership(
-                user=user, clinic=clinic, role=role, receives_escalations=receives_escalations
-            )
-            _save_membership(membership, by)
-        context = {
+            pending = [
+                m for user in accounts for m in Membership.objects.filter(user=user, clinic=clinic)
+            ]
+            if pending:  # a new account of this clinic that never chose a password
+                membership = pending[0]
+                _send_invite(membership.user, clinic, by, membership.get_role_display(), base_url)
+                result = InviteResult(email=email, membership=membership)
+            else:
+                invitation = _invite_existing_account(
+                    clinic=clinic,
+                    by=by,
+                    email=email,
+                    accounts=accounts,
+                    role=role,
+                    receives_escalations=receives_escalations,
+                    base_url=base_url,
+                    now=now,
+                )
+                result = InviteResult(email=email, invitation=invitation)
+    logger.info(
+        "staff invite to clinic %s as %s by user %s (%s)",
+        clinic.pk,
+        role,
+        by.pk,
+        f"invitation {result.invitation.pk}" if result.invitation else "new account",
+    )
+    return result
+
+
+def _send_invite(user: User, clinic, by: User, role_label: str, base_url: str) -> None:
+    _email(
+        user,
+        "invite",
+        {
             "user": user,
             "clinic": clinic,
-            "role": membership.get_role_display(),
+            "role": role_label,
             "invited_by": by.get_full_name() or by.get_username(),
-            "set_password_url": None
-            if user.has_usable_password()
-            else set_password_url(user=user, base_url=base_url),
+            "set_password_url": set_password_url(user=user, base_url=base_url),
             "sign_in_url": f"{_base_url(base_url)}{reverse('accounts:login')}",
             "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-        }
-        _email(user, "invite", context)
-    logger.info(
-        "staff invite%s: user %s to clinic %s as %s by user %s",
-        " resent" if resend else "",
-        user.pk,
-        clinic.pk,
-        membership.role,
-        by.pk,
+        },
     )
-    return InviteResult(membership=membership, new_account=new_account)
+
+
+def _invite_new_account(
+    *, clinic, by, email, first_name, last_name, role, receives_escalations, base_url
+) -> Membership:
+    user = User(
+        username=email, email=email, first_name=first_name.strip(), last_name=last_name.strip()
+    )
+    user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    membership = Membership(
+        user=user, clinic=clinic, role=role, receives_escalations=receives_escalations
+    )
+    _save_membership(membership, by)
+    _send_invite(user, clinic, by, membership.get_role_display(), base_url)
+    return membership
+
+
+def _invite_existing_account(
+    *, clinic, by, email, accounts, role, receives_escalations, base_url, now
+) -> StaffInvitation:
+    # A new offer replaces an open one for the same address at this clinic.
+    for old in StaffInvitation.objects.select_for_update().filter(
+        clinic=clinic,
+        email__iexact=email,
+        accepted_at=None,
+        declined_at=None,
+        withdrawn_at=None,
+    ):
+        old.withdrawn_at = now
+        old._history_user = by
+        old.save(update_fields=["withdrawn_at"])
+    invitation = StaffInvitation(
+        clinic=clinic,
+        email=email,
+        role=role,
+        receives_escalations=receives_escalations,
+        invited_by=by,
+        created_at=now,
+        expires_at=_invitation_expiry(now),
+    )
+    invitation._history_user = by
+    invitation.full_clean()
+    invitation.save()
+    accept_url = f"{_base_url(base_url)}{reverse('accounts:invitations')}"
+    reopened = None
+    if len(accounts) == 1:
+        user = accounts[0]
+        if not user.is_active and not user.is_superuser and not user.memberships.exists():
+            # Removed from every clinic earlier: reopen the account for its email's
+            # owner only (the old password no longer works), so they can sign in and answer.
+            user.is_active = True
+            user.set_unusable_password()
+            user.save(update_fields=["is_active", "password"])
+            reopened = user
+            logger.info("account %s reopened by invitation %s", user.pk, invitation.pk)
+    elif not accounts:
+        logger.warning(
+            "invitation %s: no account has this address, another uses it as user name",
+            invitation.pk,
+        )
+    context = {
+        "clinic": clinic,
+        "role": invitation.get_role_display(),
+        "invited_by": by.get_full_name() or by.get_username(),
+        "accept_url": accept_url,
+        "set_password_url": set_password_url(user=reopened, base_url=base_url)
+        if reopened
+        else None,
+        "sign_in_url": f"{_base_url(base_url)}{reverse('accounts:login')}",
+        "expires_at": invitation.expires_at,
+        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+    body = render_to_string("accounts/email/invitation.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
+    return invitation
+
+
+def _open_invitation(invitation: StaffInvitation, user: User) -> None:
+    if (invitation.email or "").lower() != (user.email or "").lower():
+        raise PermissionDenied("This invitation is not addressed to you.")
+    if not invitation.is_open(timezone.now()):
+        raise ValidationError(
+            "This invitation has expired or was already answered or withdrawn: ask the "
+            f"clinic ({invitation.clinic}) to invite you again."
+        )
+
+
+def invitation_accept(*, invitation: StaffInvitation, user: User) -> Membership:
+    """The account owner accepts: the only way an existing account joins a clinic.
+
+    The caller (accounts.views) has checked that the session passed the second factor.
+    """
+    with transaction.atomic():
+        invitation = StaffInvitation.objects.select_for_update().get(pk=invitation.pk)
+        _open_invitation(invitation, user)
+        if not user.is_active:
+            raise PermissionDenied("This account is not active.")
+        membership = Membership.objects.filter(user=user, clinic=invitation.clinic).first()
+        if membership is None:
+            membership = Membership(
+                user=user,
+                clinic=invitation.clinic,
+                role=invitation.role,
+                receives_escalations=invitation.receives_escalations,
+            )
+            _save_membership(membership, user)
+        invitation.accepted_at = timezone.now()
+        invitation.answered_by = user
+        invitation._history_user = user
+        invitation.save(update_fields=["accepted_at", "answered_by"])
+    logger.info("invitation %s accepted by user %s", invitation.pk, user.pk)
+    return membership
+
+
+def invitation_decline(*, invitation: StaffInvitation, user: User) -> None:
+    with transaction.atomic():
+        invitation = StaffInvitation.objects.select_for_update().get(pk=invitation.pk)
+        _open_invitation(invitation, user)
+        invitation.declined_at = timezone.now()
+        invitation.answered_by = user
+        invitation._history_user = user
+        invitation.save(update_fields=["declined_at", "answered_by"])
+    logger.info("invitation %s declined by user %s", invitation.pk, user.pk)
 
 
 def membership_update(
@@ -223,12 +370,25 @@ def membership_deactivate(*, membership: Membership, by: User) -> None:
     )
 
 
-def staff_two_factor_reset(*, membership: Membership, by: User) -> bool:
-    """Remove every second-factor device of the member; they enrol again at next sign-in.
+OTHER_CLINIC_RESET = (
+    "This person also works at another clinic: ask a platform operator to reset their "
+    "two-factor sign-in."
+)
 
-    Recorded on the membership (two_factor_reset_at, with `by` in its history). The
-    member is emailed. Returns whether an email could be sent (False: no address).
-    A platform operator's devices are not a clinic's to reset, nor your own (use the
+
+def staff_two_factor_reset(*, membership: Membership, by: User, base_url: str) -> None:
+    """Remove every second-factor device of the member, and their password with it.
+
+    Only within the manager's authority: every clinic the account works at must be
+    one `by` manages (otherwise a manager could open another clinic's door). The
+    password is made unusable and the member is emailed a one-time set-password link
+    (Django's password-reset token), so whoever knows the old password cannot sign
+    in and enrol their own authenticator: the email's owner sets a new password,
+    then enrols. Every open session of the account ends (the password changed).
+    Recorded on each of the account's memberships (two_factor_reset_at, with `by` in
+    its history), so the reset is in the audit trail of every clinic concerned. A
+    member without an email address cannot receive the link and is refused. A
+    platform operator's devices are not a clinic's to reset, nor your own (use the
     device page).
     """
     _check_manager(by, membership.clinic)
@@ -237,20 +397,33 @@ def staff_two_factor_reset(*, membership: Membership, by: User) -> bool:
     if user.is_superuser:
         raise PermissionDenied("A platform operator's two-factor sign-in is reset by operators.")
     with transaction.atomic():
+        memberships = list(
+            Membership.objects.select_for_update().filter(user=user).select_related("clinic")
+        )
+        if any(not can(by, "manage_clinic", m.clinic) for m in memberships):
+            raise ValidationError(OTHER_CLINIC_RESET)
+        if not user.email:
+            raise ValidationError(
+                "They have no email address, so the link to choose a new password cannot "
+                "reach them: ask a platform operator."
+            )
         for device in devices_for_user(user, confirmed=None):
             device.delete()
-        membership.two_factor_reset_at = timezone.now()
-        _save_membership(membership, by, update_fields=["two_factor_reset_at"])
-        emailed = bool(user.email)
-        if emailed:
-            _email(
-                user,
-                "two_factor_reset",
-                {
-                    "user": user,
-                    "clinic": membership.clinic,
-                    "reset_by": by.get_full_name() or by.get_username(),
-                },
-            )
-    logger.info("two-factor devices of user %s reset by user %s", user.pk, by.pk)
-    return emailed
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        now = timezone.now()
+        for member in memberships:
+            member.two_factor_reset_at = now
+            _save_membership(member, by, update_fields=["two_factor_reset_at"])
+        _email(
+            user,
+            "two_factor_reset",
+            {
+                "user": user,
+                "clinic": membership.clinic,
+                "reset_by": by.get_full_name() or by.get_username(),
+                "set_password_url": set_password_url(user=user, base_url=base_url),
+                "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+            },
+        )
+    logger.info("two-factor devices and password of user %s reset by user %s", user.pk, by.pk)

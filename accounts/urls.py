@@ -34,6 +34,12 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("invitations/", views.invitations, name="invitations"),
+    path(
+        "invitations/<int:invitation_id>/<str:answer>/",
+        views.invitation_answer,
+        name="invitation_answer",
+    ),
     path("two-factor/", views.otp_verify, name="otp_verify"),
     path("two-factor/setup/", views.otp_setup, name="otp_setup"),
     path("two-factor/devices/", views.device_list, name="devices"),

@@ -8,16 +8,17 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import devices, two_factor
+from accounts import devices, selectors, services, two_factor
 from accounts.forms import DeviceAddForm, PasswordAgainForm, TokenForm
 
 
@@ -162,3 +163,47 @@ def device_remove(request: HttpRequest, device_id: int) -> HttpResponse:
         messages.success(request, f'"{device.name}" was removed. We emailed you about it.')
         return redirect("accounts:devices")
     return render(request, "accounts/device_remove.html", {"form": form, "device": device})
+
+
+def _fully_signed_in_or_redirect(request: HttpRequest) -> HttpResponse | None:
+    """Answering an invitation needs the password AND a verified second factor, even
+    for a role that signs in with the password alone: joining a clinic is a grant."""
+    if request.user.is_verified():
+        return None
+    if two_factor.has_confirmed_device(request.user):
+        return _to_verify(request)
+    query = urlencode({"next": request.get_full_path()})
+    return redirect(f"{reverse('accounts:otp_setup')}?{query}")
+
+
+@login_required
+def invitations(request: HttpRequest) -> HttpResponse:
+    """The clinics that invite this account; accept or decline each."""
+    if (response := _fully_signed_in_or_redirect(request)) is not None:
+        return response
+    return render(
+        request,
+        "accounts/invitations.html",
+        {"invitations": list(selectors.invitations_for(user=request.user, now=timezone.now()))},
+    )
+
+
+@login_required
+@require_POST
+def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> HttpResponse:
+    if (response := _fully_signed_in_or_redirect(request)) is not None:
+        return response
+    invitation = selectors.invitation_for(user=request.user, invitation_id=invitation_id)
+    try:
+        if answer == "accept":
+            services.invitation_accept(invitation=invitation, user=request.user)
+            messages.success(request, f"You joined {invitation.clinic}.")
+        elif answer == "decline":
+            services.invitation_decline(invitation=invitation, user=request.user)
+            messages.info(request, f"You declined the invitation from {invitation.clinic}.")
+        else:
+            raise Http404("No such answer")
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("accounts:invitations")

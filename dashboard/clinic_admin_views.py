@@ -115,13 +115,8 @@ def clinic_staff(request, clinic):
                 logger.exception("staff invitation email for clinic %s not sent", clinic.pk)
                 form.add_error(None, EMAIL_FAILED)
             else:
-                user = result.membership.user
-                messages.success(
-                    request,
-                    f"Invitation sent to {user.email}."
-                    if result.new_account or not user.has_usable_password()
-                    else f"{user.get_full_name() or user.email} was added and told by email.",
-                )
+                # The same words whether or not the address has an account (and whose).
+                messages.success(request, f"Invitation sent to {result.email}.")
                 return redirect("dashboard:clinic_staff", clinic_id=clinic.pk)
         messages.error(request, "Nobody was invited: see the messages below.")
     else:
@@ -132,6 +127,9 @@ def clinic_staff(request, clinic):
         {
             "clinic": clinic,
             "members": list(staff_selectors.clinic_members(clinic=clinic)),
+            "invitations": list(
+                staff_selectors.clinic_pending_invitations(clinic=clinic, now=timezone.now())
+            ),
             "form": form,
             "here": "staff",
         },
@@ -199,7 +197,9 @@ def staff_deactivate(request, clinic, membership):
 @member_view
 def staff_two_factor_reset(request, clinic, membership):
     try:
-        emailed = staff_services.staff_two_factor_reset(membership=membership, by=request.user)
+        staff_services.staff_two_factor_reset(
+            membership=membership, by=request.user, base_url=_base_url(request)
+        )
     except ValidationError as exc:
         return _refused(request, clinic, membership, exc)
     except OSError:
@@ -207,8 +207,7 @@ def staff_two_factor_reset(request, clinic, membership):
         return _refused(request, clinic, membership, ValidationError(EMAIL_FAILED))
     messages.success(
         request,
-        f"{_name(membership)}'s two-factor sign-in was reset; they set it up again at their "
-        "next sign-in. "
-        + ("They were told by email." if emailed else "They have no email address: tell them."),
+        f"{_name(membership)}'s two-factor sign-in was reset. Their password no longer works: "
+        "they were emailed a link to choose a new one, then set up two-factor sign-in again.",
     )
     return redirect("dashboard:staff_member", clinic_id=clinic.pk, membership_id=membership.pk)

@@ -30,6 +30,8 @@ TRACKED: tuple[tuple[str, str, str | None], ...] = (
     # Clinic administration: staff roles granted, changed and ended, 2FA resets, and the
     # clinic's own message texts (the all-clinics defaults belong to no clinic).
     ("accounts.Membership", "clinic", None),
+    # Invitations to existing accounts: sent, withdrawn, accepted or declined.
+    ("accounts.StaffInvitation", "clinic", None),
     ("reminders.MessageTemplate", "clinic", None),
 )
 

@@ -61,6 +61,15 @@ def membership(user, clinic):
     return Membership.objects.get(user=user, clinic=clinic)
 
 
+def password_signs_in(client, user, password) -> bool:
+    """Whether the sign-in page accepts this password (through axes, as in production)."""
+    client.logout()
+    response = client.post(
+        reverse("accounts:login"), {"username": user.get_username(), "password": password}
+    )
+    return response.status_code == 302
+
+
 @pytest.fixture
 def manager_client(as_user, manager):
     return as_user(manager)
@@ -259,24 +268,28 @@ def test_invite_creates_an_account_without_password_and_emails_a_set_password_li
     assert "role" in entry.fields
 
 
-def test_inviting_someone_from_another_clinic_adds_a_membership_and_keeps_their_password(
+def test_inviting_someone_from_another_clinic_waits_for_their_acceptance(
     manager_client, clinic, other_clinic
 ):
+    """Changed on purpose (issue 9, attack #1): no membership until the owner accepts."""
     colleague = staff(other_clinic, Role.PHYSICIAN)
     response = invite(manager_client, clinic, email=colleague.email.upper(), role=Role.SCHEDULER)
     assert response.status_code == 302
     colleague.refresh_from_db()
     assert colleague.check_password("correct horse battery")
-    assert membership(colleague, clinic).role == Role.SCHEDULER
+    assert not Membership.objects.filter(user=colleague, clinic=clinic).exists()
     assert membership(colleague, other_clinic).role == Role.PHYSICIAN
     [message] = mail.outbox
+    assert message.to == [colleague.email.lower()]
     assert "password-reset" not in message.body
+    assert reverse("accounts:invitations") in message.body
 
 
 def test_inviting_a_member_again_is_refused(manager_client, clinic, nurse):
     response = invite(manager_client, clinic, email=nurse.email)
     assert response.status_code == 200
-    assert "already on the staff" in " ".join(response.context["form"].errors["email"])
+    errors = " ".join(response.context["form"].errors["email"])
+    assert "already on the staff" in errors and nurse.email in errors
     assert mail.outbox == []
 
 
@@ -375,14 +388,23 @@ def test_deactivating_ends_access_to_this_clinic_only(
     assert client.get(reverse("dashboard:patient", args=[other_patient.pk])).status_code == 200
 
 
-def test_deactivating_someones_only_clinic_stops_their_sign_in(manager_client, clinic, nurse):
+def test_deactivating_someones_only_clinic_stops_their_sign_in(
+    client, manager_client, clinic, nurse
+):
     manager_client.post(member_url(clinic, membership(nurse, clinic), "staff_deactivate"))
     nurse.refresh_from_db()
     assert not nurse.is_active
-    # A later invitation lets them back in, with their password.
+    # A later invitation reopens the account for the email's owner only: the old
+    # password no longer works, the email carries a set-password link, and they join
+    # when they accept, signed in.
     invite(manager_client, clinic, email=nurse.email)
     nurse.refresh_from_db()
-    assert nurse.is_active and membership(nurse, clinic).role == Role.NURSE
+    assert nurse.is_active and not nurse.has_usable_password()
+    assert not Membership.objects.filter(user=nurse, clinic=clinic).exists()
+    [message] = mail.outbox
+    assert "password-reset" in message.body
+    client.logout()
+    assert not password_signs_in(client, nurse, "correct horse battery")
 
 
 def test_a_manager_cannot_remove_themselves(manager_client, manager, clinic):
@@ -409,14 +431,16 @@ def test_two_factor_reset_removes_devices_emails_and_is_audited(
     assert entry.username == manager.username and entry.fields == ("two_factor_reset_at",)
 
 
-def test_after_a_reset_the_member_must_enrol_again(as_user, manager, clinic, physician):
-    """Their verified session no longer counts: the next page asks for a new device."""
+def test_after_a_reset_the_member_must_sign_in_again(as_user, manager, clinic, physician):
+    """Their verified session ends (the password changed): the next page is the sign-in."""
     physician_client = as_user(physician)
     assert physician_client.get(reverse("dashboard:board")).status_code == 200
-    staff_services.staff_two_factor_reset(membership=membership(physician, clinic), by=manager)
+    staff_services.staff_two_factor_reset(
+        membership=membership(physician, clinic), by=manager, base_url="http://testserver/"
+    )
     response = physician_client.get(reverse("dashboard:board"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("accounts:otp_setup"))
+    assert response["Location"].startswith(reverse("accounts:login"))
 
 
 def test_a_platform_operators_two_factor_is_not_a_clinics_to_reset(manager, clinic):
@@ -424,7 +448,9 @@ def test_a_platform_operators_two_factor_is_not_a_clinics_to_reset(manager, clin
     member = Membership.objects.create(user=operator, clinic=clinic, role=Role.NURSE)
     TOTPDevice.objects.create(user=operator, name="key", confirmed=True)
     with pytest.raises(PermissionDenied):
-        staff_services.staff_two_factor_reset(membership=member, by=manager)
+        staff_services.staff_two_factor_reset(
+            membership=member, by=manager, base_url="http://testserver/"
+        )
     assert TOTPDevice.objects.filter(user=operator).exists()
 
 
