@@ -17,7 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, StaffInvitation
 from patients.models import Caregiver, Clinic, Patient, Pump
 from refills import services
 from refills.models import Appointment, DrugProgram, PumpReport, Refill, ReportKind
@@ -57,9 +57,19 @@ def clinic_b(db):
     )
     # B's manager's authenticator: the device pages must not touch another user's device.
     device = TOTPDevice.objects.create(user=b_manager, name="B manager phone", confirmed=True)
+    # An offer of clinic B to someone else: no user of A may answer it.
+    invitation = StaffInvitation.objects.create(
+        clinic=clinic,
+        email="bclinic.newcomer@example.org",
+        role=Role.NURSE,
+        invited_by=b_manager,
+        created_at=timezone.now(),
+        expires_at=timezone.now() + dt.timedelta(days=3),
+    )
     return {
         "clinic": clinic,
         "device": device,
+        "invitation": invitation,
         "membership": Membership.objects.get(user=b_manager, clinic=clinic),
         "manager": b_manager,
         "patient": patient,
@@ -87,6 +97,7 @@ def b_rows(clinic: Clinic) -> dict[str, list[dict]]:
         Alert: {"clinic": clinic},
         Notification: {"clinic": clinic},
         MessageTemplate: {"clinic": clinic},
+        StaffInvitation: {"clinic": clinic},
     }
     rows = {
         m.__name__: list(m.objects.filter(**f).order_by("pk").values()) for m, f in scoped.items()
@@ -149,6 +160,8 @@ def fill(route: str, name: str | None, b) -> str:
         "clinic_id": b["clinic"].pk,
         "membership_id": b["membership"].pk,
         "device_id": b["device"].pk,
+        "invitation_id": b["invitation"].pk,
+        "answer": "accept",
         "kind": "appointment-reminder",
         "channel": "sms",
         "app_label": "patients",
