@@ -16,8 +16,10 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -50,31 +52,89 @@ def _totp(device: TOTPDevice) -> TOTP:
     return TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
 
 
+# ------------------------------------------------------------------ the back-off, capped
+#
+# django-otp (1.7) waits OTP_TOTP_THROTTLE_FACTOR * 2**(n-1) seconds after the n-th
+# wrong code in a row, with no useful upper limit: anyone who knows only the
+# password could keep the real user out for ever by entering a wrong code each time
+# the wait ends. Here the wait is min(that, PUMPTRACK_OTP_MAX_DELAY_SECONDS), without
+# forking the library: our own gate applies the cap, and before a device is asked
+# its failure count is lowered to the largest n whose uncapped wait still fits under
+# the cap, so django-otp's own check inside verify_token never waits longer than ours.
+#
+# Guess rate at worst: one code per cap. With the default 300 s that is 288 guesses
+# a day; a 6-digit TOTP with tolerance 1 accepts 3 of 10**6 codes, so about 1 chance
+# in 1,160 per day (even odds after about 2 years of continuous guessing), and the
+# owner is emailed about wrong codes (see device_wrong_code_notice below).
+
+
+def _factor() -> float:
+    return float(getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1))
+
+
+def _cap_seconds() -> float:
+    return float(settings.PUMPTRACK_OTP_MAX_DELAY_SECONDS)
+
+
+def _largest_count_under_cap() -> int:
+    """The largest failure count n with factor * 2**(n-1) <= cap (at least 1)."""
+    factor, cap = _factor(), _cap_seconds()
+    if factor <= 0:
+        return 1  # throttling is off; any count will do
+    count = 1
+    while factor * 2**count <= cap:
+        count += 1
+    return count
+
+
+def throttle_delay_seconds(failure_count: int) -> float:
+    """Seconds to wait after failure_count wrong codes in a row (0: none), capped."""
+    factor = _factor()
+    if factor <= 0 or failure_count <= 0:
+        return 0.0
+    # 2**62 s is far beyond any cap; the exponent is bounded so it stays cheap.
+    return min(factor * 2 ** (min(failure_count, 63) - 1), _cap_seconds())
+
+
+def _locked_until(device: TOTPDevice) -> dt.datetime | None:
+    """When this device accepts a try again, or None if it does now."""
+    if device.throttling_failure_timestamp is None:
+        return None
+    delay = throttle_delay_seconds(device.throttling_failure_count)
+    until = device.throttling_failure_timestamp + dt.timedelta(seconds=delay)
+    return until if timezone.now() < until else None
+
+
 def _next_try(devices: list[TOTPDevice]) -> dt.datetime | None:
     """The earliest moment any of these devices accepts a try again (None: now)."""
     waits = []
     for device in devices:
-        allowed, data = device.verify_is_allowed()
-        if allowed:
+        until = _locked_until(device)
+        if until is None:
             return None
-        waits.append((data or {}).get("locked_until"))
-    known = [w for w in waits if w is not None]
-    return min(known) if known else None
+        waits.append(until)
+    return min(waits) if waits else None
 
 
 def device_check_code(*, user: User, token: str) -> CodeCheck:
     """Check a code against every confirmed device of the user, honouring the back-off.
 
     A device that is still waiting after a wrong code is not asked, so a right code
-    typed too soon is reported as "too soon", never as wrong.
+    typed too soon is reported as "too soon", never as wrong. The wait is capped at
+    PUMPTRACK_OTP_MAX_DELAY_SECONDS. A wrong code (after a right password, since only
+    such a session gets here) is announced to the owner: device_wrong_code_notice.
     """
     devices = two_factor.confirmed_devices(user)
-    ready = [d for d in devices if d.verify_is_allowed()[0]]
+    ready = [d for d in devices if _locked_until(d) is None]
     if not ready:
         return CodeCheck(device=None, checked=False, retry_at=_next_try(devices))
+    ceiling = _largest_count_under_cap()
     for device in ready:
+        # verify_token saves the device, so the lowered count is stored with the result.
+        device.throttling_failure_count = min(device.throttling_failure_count, ceiling)
         if device.verify_token(token):
             return CodeCheck(device=device, checked=True, retry_at=None)
+    device_wrong_code_notice(user=user, at=timezone.now())
     return CodeCheck(device=None, checked=True, retry_at=_next_try(devices))
 
 
@@ -162,3 +222,47 @@ def _announce(*, user: User, what: str, device_name: str, at: dt.datetime) -> No
     transaction.on_commit(
         partial(send_mail, subject, body, None, [user.email], fail_silently=False), robust=True
     )
+
+
+# ------------------------------------------------------------------ wrong-code notice
+
+
+def wrong_code_email(*, user: User, at: dt.datetime) -> tuple[str, str]:
+    """Subject and body of the wrong-code notice (no health data: what, when, what to do)."""
+    local = timezone.localtime(at, two_factor.user_zone(user))
+    when = f"{local:%A} {local.day} {local:%B %Y at %H:%M} ({local.tzname()})"
+    subject = "pumptrack: your password was used with a wrong two-factor code"
+    body = (
+        f"Hello {user.first_name or user.get_username()},\n\n"
+        f"Your pumptrack password was used to sign in at {when} and a wrong "
+        "two-factor code was entered. If this was not you, change your password now "
+        "and tell your clinic manager.\n\n"
+        "This message was sent automatically by pumptrack."
+    )
+    return subject, body
+
+
+def device_wrong_code_notice(*, user: User, at: dt.datetime) -> bool:
+    """Log a wrong sign-in code and email the owner, at most once per interval.
+
+    The interval (PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES) is claimed with one
+    conditional UPDATE, so concurrent wrong codes from several sessions or
+    workers still send one email. Returns whether an email was queued.
+    """
+    logger.warning("wrong two-factor code after a right password", extra={"user_id": user.pk})
+    interval = dt.timedelta(minutes=settings.PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES)
+    claimed = (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(two_factor_notice_at__isnull=True) | Q(two_factor_notice_at__lte=at - interval))
+        .update(two_factor_notice_at=at)
+    )
+    if not claimed:
+        return False
+    if not user.email:
+        logger.warning("no email address for a wrong-code notice", extra={"user_id": user.pk})
+        return False
+    subject, body = wrong_code_email(user=user, at=at)
+    transaction.on_commit(
+        partial(send_mail, subject, body, None, [user.email], fail_silently=False), robust=True
+    )
+    return True

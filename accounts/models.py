@@ -21,6 +21,9 @@ class User(AbstractUser):
     """Custom from the first migration so fields can be added without pain later."""
 
     phone = models.CharField(max_length=20, blank=True, help_text="For escalation texts.")
+    # When the owner was last emailed about a wrong two-factor code after a right
+    # password (accounts.devices.device_wrong_code_notice): at most one per interval.
+    two_factor_notice_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def role_in(self, clinic) -> str | None:
         membership = self.memberships.filter(clinic=clinic).first()

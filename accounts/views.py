@@ -69,7 +69,13 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
                 "Too soon after a wrong code, so this code was not checked. "
                 + retry_text(result.retry_at, request.user),
             )
-    return render(request, "accounts/otp_verify.html", {"form": form, "next": _next_url(request)})
+    # Waiting out a back-off the user may not have caused: say what it can mean.
+    throttled = devices.device_retry_at(user=request.user) is not None
+    return render(
+        request,
+        "accounts/otp_verify.html",
+        {"form": form, "next": _next_url(request), "throttled": throttled},
+    )
 
 
 @login_required

@@ -159,6 +159,21 @@ PUMPTRACK_2FA_REQUIRED_ROLES = env.list(
     "PUMPTRACK_2FA_REQUIRED_ROLES", default=["manager", "physician"]
 )
 OTP_TOTP_ISSUER = "pumptrack"
+# django-otp's back-off after a wrong code: FACTOR * 2**(n-1) seconds after the n-th
+# in a row (1, 2, 4 ... s), which it does not bound. pumptrack caps the wait at
+# PUMPTRACK_OTP_MAX_DELAY_SECONDS (accounts/devices.py) so someone who knows only the
+# password cannot keep the real user out for longer than that; at worst a guesser
+# then tries one code per cap (288 a day at 300 s).
+OTP_TOTP_THROTTLE_FACTOR = 1
+PUMPTRACK_OTP_MAX_DELAY_SECONDS = env.int("PUMPTRACK_OTP_MAX_DELAY_SECONDS", default=300)
+if PUMPTRACK_OTP_MAX_DELAY_SECONDS < OTP_TOTP_THROTTLE_FACTOR:
+    raise ImproperlyConfigured(
+        "PUMPTRACK_OTP_MAX_DELAY_SECONDS must be at least the first back-off "
+        f"({OTP_TOTP_THROTTLE_FACTOR} s)."
+    )
+# A wrong code after a right password is emailed to the account's owner, at most
+# once per this many minutes per account.
+PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES = env.int("PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES", default=60)
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
