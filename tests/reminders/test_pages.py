@@ -260,7 +260,8 @@ def test_forbidden_words_are_refused_in_place(as_user, manager, clinic, body, sh
 
 def test_preview_renders_without_saving(as_user, manager, clinic):
     response = as_user(manager).post(
-        edit_url(clinic), {"action": "preview", "body": "Hello {first_name} from {clinic_name}"}
+        edit_url(clinic),
+        {"action": "preview", "body": "Hello {first_name} from {clinic_name}, {when}"},
     )
     assert response.status_code == 200
     assert "Hello Alex from Example Pump Clinic" in response.content.decode()

@@ -297,3 +297,16 @@ def test_an_sms_over_the_limit_says_how_long_it_is():
     body = "Hi {first_name}, see you {when}. " + "x" * 500
     [problem] = problems_for(body)
     assert f"480 characters or fewer (it has {len(body):,})" in problem
+
+
+def test_the_edit_page_names_what_the_call_today_text_must_include(as_user, clinic):
+    from django.urls import reverse
+
+    from accounts.models import Role
+    from tests.factories import staff
+
+    url = reverse("reminders:template_edit", args=[clinic.pk, "overdue-call", "sms"])
+    page = as_user(staff(clinic, Role.MANAGER)).get(url).content.decode()
+    assert "must include" in page and "clinic_after_hours_phone" in page and "“today”" in page
+    # The preview fills the after-hours number too.
+    assert "+1 555-010-0199" in page
