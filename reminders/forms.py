@@ -58,6 +58,10 @@ class TemplateForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "body" not in data or (self.channel == Channel.EMAIL and "subject" not in data):
+            # The field's own error (too long, say) is shown already; checking the text that
+            # did not arrive would add a wrong "The message needs a text."
+            return data
         for problem in template_problems(
             kind=self.kind,
             channel=self.channel,

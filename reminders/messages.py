@@ -2,8 +2,11 @@
 
 Patient messages carry the least health information that still works: a first
 name, the clinic's name, a date and time in the recipient's zone and the
-clinic's phone number. Never the drug, a dose, a diagnosis or an MRN, and never
-"reply CANCEL" (a carrier opt-out word): templates that try are refused.
+clinic's phone number. Never the drug, a dose, a diagnosis or an MRN, and never a
+carrier opt-out word ("reply STOP"): templates that try are refused, also when the
+word is disguised (separators, digits for letters, look-alike letters from another
+alphabet). Each patient kind requires the placeholders the patient needs to act,
+and the call-today text must say "today" and name the emergency route.
 """
 
 from __future__ import annotations
@@ -191,8 +194,136 @@ def _comparable(text: str) -> str:
     """The text as a reader sees it: compatibility forms folded (full-width letters, ligatures)
     and invisible format characters (zero-width spaces and joiners, soft hyphens) removed, so
     "bac\u200blofen" cannot slip a forbidden word past the check."""
+    return _visible(text).casefold()
+
+
+def _visible(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf").casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+# Carrier opt-out keywords: a patient who replies with one of these stops every reminder.
+# Refused as whole words (any case), also when spelt with separators or digits.
+OPT_OUT_WORDS = (
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "end",
+    "quit",
+    "cancel",
+    "optout",
+    "revoke",
+)
+
+# Digits and symbols that stand in for letters inside a word ("d0se", "b@clofen").
+_STAND_INS = {"o": "0", "l": "1", "i": "1", "e": "3", "a": "4@", "s": "5$", "t": "7"}
+# Cyrillic and Greek letters that look like Latin ones (lower case; text is casefolded).
+_LOOK_ALIKES = str.maketrans(
+    {
+        "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i",
+        "ї": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p",
+        "ԛ": "q", "г": "r", "ѕ": "s", "т": "t", "у": "y", "ԝ": "w", "х": "x", "ɡ": "g",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
+        "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+    }
+)  # fmt: skip
+# Inside a word, everything but letters, digits and the symbol stand-ins is a separator
+# ("b-a-c", "b.a.c", "b_a", "b*a"): removed, so the letters join up again.
+_SEPARATORS = re.compile(r"[^\w@$]|_")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def _disguised(word: str) -> re.Pattern:
+    """A pattern for `word` with each letter also matched by its digit or symbol stand-ins."""
+    return re.compile("".join(f"[{re.escape(ch + _STAND_INS.get(ch, ''))}]" for ch in word))
+
+
+_FORBIDDEN_PATTERNS = {word: _disguised(word) for word in FORBIDDEN_IN_PATIENT_MESSAGES}
+_OPT_OUT_PATTERNS = {word: _disguised(word) for word in OPT_OUT_WORDS}
+
+
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "UNKNOWN").split(" ", 1)[0]
+
+
+def mixed_script_words(text: str) -> list[str]:
+    """Words that mix Latin letters with letters of another script (a Cyrillic "а" in
+    "bаclofen" looks Latin to a reader but not to a plain comparison)."""
+    found = []
+    for word in _LETTERS.findall(_visible(text)):
+        scripts = {_script(ch) for ch in word}
+        if "LATIN" in scripts and len(scripts) > 1 and word not in found:
+            found.append(word)
+    return found
+
+
+def _forms(text: str) -> list[tuple[str, str]]:
+    """(as written, comparable form) for every word of the text, plus the words with their
+    in-word separators removed, and runs of single letters ("s t o p") joined up.
+
+    Words separated by white space are never glued together (except single letters), so
+    "do send" does not read as "dose"."""
+    text = PLACEHOLDER.sub(" ", _visible(text))
+    forms: list[tuple[str, str]] = []
+    singles: list[str] = []
+
+    def flush():
+        if len(singles) >= 3:
+            forms.append((" ".join(singles), "".join(singles)))
+        singles.clear()
+
+    for token in text.split():
+        plain = token.casefold().translate(_LOOK_ALIKES)
+        joined = _SEPARATORS.sub("", plain)
+        shown = token.strip(".,;:!?()[]\"'“”‘’")
+        forms.append((shown, joined))
+        for word in _WORDS.findall(plain):
+            forms.append((word, word))
+        if len(joined) == 1:
+            singles.append(joined)
+        else:
+            flush()
+    flush()
+    return forms
+
+
+# Kinds with a date or a number the patient must have: without it the message could say
+# "see you soon" or "call us sometime" and be calmer than the truth.
+REQUIRED_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "booking-confirmation": ("when",),
+    "appointment-reminder": ("when",),
+    "missed-appointment": ("clinic_phone",),
+    "unbooked-nudge": ("refill_by", "clinic_phone"),
+    "overdue-call": ("clinic_phone", "clinic_after_hours_phone"),
+}
+# The refill is due now: the text must say to call today and name the emergency route.
+REQUIRED_WORDS: dict[str, tuple[str, ...]] = {
+    "overdue-call": ("today", "emergency"),
+}
+# Words that make an urgent message sound optional.
+CALMING_PHRASES: dict[str, tuple[str, ...]] = {
+    "overdue-call": (
+        "not urgent",
+        "nothing urgent",
+        "no rush",
+        "no hurry",
+        "whenever",
+        "when convenient",
+        "when it is convenient",
+        "at your convenience",
+        "at your leisure",
+        "next week",
+        "next month",
+        "can wait",
+        "no need",
+    ),
+}
+PATIENT_MESSAGE_MAX_SMS = 480
+
+
+def _has_word(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
 
 
 def template_problems(*, kind: str, channel: str, subject: str, body: str) -> list[str]:
@@ -204,17 +335,75 @@ def template_problems(*, kind: str, channel: str, subject: str, body: str) -> li
             + ", ".join(f"{{{n}}}" for n in sorted(allowed))
         )
     if kind in PATIENT_KINDS:
-        lowered = _comparable(subject + " " + body)
-        for word in FORBIDDEN_IN_PATIENT_MESSAGES:
-            if word in lowered:
-                problems.append(
-                    f"Patient messages must not contain “{word}”: no drug, dose, diagnosis or "
-                    "MRN, and no carrier opt-out words."
-                )
-    if channel == Channel.SMS and len(body) > 480:
-        problems.append("A text message template must stay under 480 characters.")
+        problems += _word_problems(subject + "\n" + body)
+        problems += _urgency_problems(kind, body)
+    if channel == Channel.SMS and len(body) > PATIENT_MESSAGE_MAX_SMS:
+        problems.append(
+            f"A text message template must be {PATIENT_MESSAGE_MAX_SMS} characters or fewer "
+            f"(it has {len(body):,})."
+        )
     if not body.strip():
         problems.append("The message needs a text.")
+    return problems
+
+
+def _word_problems(text: str) -> list[str]:
+    problems = []
+    for word in mixed_script_words(text):
+        problems.append(
+            f"“{word}” mixes Latin letters with look-alike letters from another alphabet "
+            "(Cyrillic or Greek). Type it again with ordinary letters."
+        )
+    lowered = _comparable(text).translate(_LOOK_ALIKES)
+    forms = _forms(text)
+    reported = set()
+    for word, pattern in _OPT_OUT_PATTERNS.items():
+        hits = [shown for shown, form in forms if pattern.fullmatch(form)]
+        if hits:
+            reported.add(word)
+            problems.append(
+                f"Patient messages must not contain “{word}” (found: “{hits[0]}”): it is a "
+                "carrier opt-out word, and a patient who replies with it stops receiving "
+                "every reminder."
+            )
+    for word, pattern in _FORBIDDEN_PATTERNS.items():
+        if word in reported:
+            continue
+        hits = [shown for shown, form in forms if pattern.search(form)]
+        if word in lowered or hits:
+            found = f" (found: “{hits[0]}”)" if hits and hits[0].casefold() != word else ""
+            problems.append(
+                f"Patient messages must not contain “{word}”{found}: no drug, dose, diagnosis "
+                "or MRN, and no carrier opt-out words."
+            )
+    return problems
+
+
+def _urgency_problems(kind: str, body: str) -> list[str]:
+    problems = []
+    present = set(PLACEHOLDER.findall(body))
+    missing = [f"{{{name}}}" for name in REQUIRED_PLACEHOLDERS.get(kind, ()) if name not in present]
+    if missing:
+        problems.append(
+            "The message text must include " + ", ".join(missing) + ": the patient needs it "
+            "to act on this message."
+        )
+    lowered = " ".join(_comparable(PLACEHOLDER.sub(" ", body)).split())
+    words = [w for w in REQUIRED_WORDS.get(kind, ()) if not _has_word(lowered, w)]
+    if words:
+        problems.append(
+            "This message must say "
+            + " and ".join(f"“{w}”" for w in words)
+            + ": the refill is due now, so the patient calls the clinic today and goes to "
+            "the emergency department if the alarm sounds or they feel unwell."
+        )
+    calming = [p for p in CALMING_PHRASES.get(kind, ()) if _has_word(lowered, p)]
+    if calming:
+        problems.append(
+            "This message is urgent and must not sound optional: remove "
+            + ", ".join(f"“{p}”" for p in calming)
+            + "."
+        )
     return problems
 
 

@@ -19,7 +19,13 @@ from django.views.decorators.http import require_POST
 from accounts.access import can, clinics_for, scoped
 from patients.models import Clinic
 from reminders.forms import MessageFilterForm, TemplateForm
-from reminders.messages import ALLOWED_PLACEHOLDERS, DEFAULTS, template_for
+from reminders.messages import (
+    ALLOWED_PLACEHOLDERS,
+    DEFAULTS,
+    REQUIRED_PLACEHOLDERS,
+    REQUIRED_WORDS,
+    template_for,
+)
 from reminders.messages import render as render_text
 from reminders.models import MessageTemplate, Notification, NotificationStatus, TemplateKind
 from reminders.services import message_template_save
@@ -31,6 +37,7 @@ SAMPLE_CONTEXT = {
     "first_name": "Alex",
     "clinic_name": "Example Pump Clinic",
     "clinic_phone": "+1 555-010-0000",
+    "clinic_after_hours_phone": "+1 555-010-0199",
     "whose": "your",
     "whom": "you",
     "when": "Tue 14 Oct 2025 at 9:30 AM EDT",
@@ -189,6 +196,8 @@ def template_edit(request, clinic_id: int, kind: str, channel: str):
             "default": default,
             "preview": preview,
             "placeholders": sorted(ALLOWED_PLACEHOLDERS.get(kind, ())),
+            "required": list(REQUIRED_PLACEHOLDERS.get(kind, ())),
+            "required_words": list(REQUIRED_WORDS.get(kind, ())),
         },
     )
 

@@ -231,7 +231,11 @@ def test_email_template_has_a_subject(as_user, manager, clinic):
     url = edit_url(clinic, channel="email")
     response = as_user(manager).post(
         url,
-        {"action": "save", "subject": "See you at {clinic_name}", "body": "Hello {first_name}"},
+        {
+            "action": "save",
+            "subject": "See you at {clinic_name}",
+            "body": "Hello {first_name}, see you {when}.",
+        },
     )
     assert response.status_code == 302
     saved = MessageTemplate.objects.get(clinic=clinic, channel="email")
@@ -256,7 +260,8 @@ def test_forbidden_words_are_refused_in_place(as_user, manager, clinic, body, sh
 
 def test_preview_renders_without_saving(as_user, manager, clinic):
     response = as_user(manager).post(
-        edit_url(clinic), {"action": "preview", "body": "Hello {first_name} from {clinic_name}"}
+        edit_url(clinic),
+        {"action": "preview", "body": "Hello {first_name} from {clinic_name}, {when}"},
     )
     assert response.status_code == 200
     assert "Hello Alex from Example Pump Clinic" in response.content.decode()
@@ -265,7 +270,7 @@ def test_preview_renders_without_saving(as_user, manager, clinic):
 
 def test_reset_to_the_default(as_user, manager, clinic):
     client = as_user(manager)
-    client.post(edit_url(clinic), {"action": "save", "body": "Hi {first_name}, see you."})
+    client.post(edit_url(clinic), {"action": "save", "body": "Hi {first_name}, see you {when}."})
     assert MessageTemplate.objects.filter(clinic=clinic).count() == 1
     assert "Reset to the default" in client.get(edit_url(clinic)).content.decode()
     reset = reverse("reminders:template_reset", args=[clinic.pk, "booking-confirmation", "sms"])
