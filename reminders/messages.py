@@ -12,6 +12,7 @@ and the call-today text must say "today" and name the emergency route.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from patients.models import Channel
+
+logger = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -426,6 +429,20 @@ def template_for(*, clinic_id: int | None, kind: str, channel: str, cache: dict 
         for row in MessageTemplate.objects.filter(owners, kind=kind, channel=channel)
     }
     row = rows.get(clinic_id) or rows.get(None)
+    if (
+        row is not None
+        and row.clinic_id is not None
+        and template_problems(kind=kind, channel=channel, subject=row.subject, body=row.body)
+    ):
+        # A clinic's text saved before today's rules (a calm "call today", a missing
+        # {when}, a disguised drug name) is not sent: the all-clinics text goes instead.
+        logger.warning(
+            "clinic %s template %s/%s breaks the template rules; default used",
+            row.clinic_id,
+            kind,
+            channel,
+        )
+        row = rows.get(None)
     text = Text(row.subject, row.body) if row else DEFAULTS.get((kind, channel))
     if text is None:
         text = DEFAULTS[(kind, Channel.EMAIL)]

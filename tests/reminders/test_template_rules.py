@@ -310,3 +310,31 @@ def test_the_edit_page_names_what_the_call_today_text_must_include(as_user, clin
     assert "must include" in page and "clinic_after_hours_phone" in page and "“today”" in page
     # The preview fills the after-hours number too.
     assert "+1 555-010-0199" in page
+
+
+def test_a_clinic_text_saved_before_the_rules_is_not_sent(db):
+    """A clinic template stored before the rules (here a calm "call today") is never sent:
+    the all-clinics default goes instead, and a rule-abiding clinic text is still used."""
+    from patients.models import Channel
+    from reminders.messages import template_for
+    from reminders.models import MessageTemplate
+    from tests.factories import ClinicFactory
+
+    clinic = ClinicFactory()
+    # Written straight to the table, as an old row would be: the page would refuse it now.
+    MessageTemplate.objects.create(
+        clinic=clinic,
+        kind="overdue-call",
+        channel=Channel.SMS,
+        body="Nothing urgent, call {clinic_phone} whenever convenient next month.",
+    )
+    text = template_for(clinic_id=clinic.pk, kind="overdue-call", channel=Channel.SMS)
+    assert "whenever convenient" not in text.body
+    assert "today" in text.body and "emergency" in text.body
+
+    MessageTemplate.objects.filter(clinic=clinic).update(
+        body="{first_name}: please call {clinic_phone} today (after hours "
+        "{clinic_after_hours_phone}); if the alarm sounds go to the emergency department."
+    )
+    text = template_for(clinic_id=clinic.pk, kind="overdue-call", channel=Channel.SMS)
+    assert text.body.startswith("{first_name}: please call")
