@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -212,9 +212,7 @@ def account_needs_sign_up(user: User | None) -> bool:
         return True
     if user.is_superuser:
         return False
-    return not user.has_usable_password() or (
-        not user.is_active and not user.memberships.exists()
-    )
+    return not user.has_usable_password() or (not user.is_active and not user.memberships.exists())
 
 
 def _new_username(email: str) -> str:
@@ -244,8 +242,10 @@ def invitation_sign_up(
         accounts = list(User.objects.select_for_update().filter(email__iexact=invitation.email))
         if len(accounts) > 1 or (accounts and not account_needs_sign_up(accounts[0])):
             raise ValidationError("This address has an account: sign in to answer.")
-        user = accounts[0] if accounts else User(
-            username=_new_username(invitation.email), email=invitation.email
+        user = (
+            accounts[0]
+            if accounts
+            else User(username=_new_username(invitation.email), email=invitation.email)
         )
         user.first_name, user.last_name = first_name, last_name
         user.is_active = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms

@@ -79,7 +79,7 @@ INVITEE = "the invitee"
 
 
 def _invitation_answer(model, row, previous) -> str | None:
-    """"accepted" or "declined" when this history row of a StaffInvitation records the
+    """ "accepted" or "declined" when this history row of a StaffInvitation records the
     invitee's answer, else None. The answer is given by an account that is not (or not
     yet) the clinic's: the inviting clinic sees the answer and when, never that
     account's user name or id (a declined invitation must not reveal who has the

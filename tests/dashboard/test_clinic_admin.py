@@ -9,7 +9,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse

@@ -122,9 +122,7 @@ def test_one_invitation_does_not_tell_whether_an_address_has_an_account(
         "a" * 60 + "@" + ("b" * 60 + ".") * 2 + "example.org",  # 196 characters
     ],
 )
-def test_an_address_no_user_name_could_hold_is_invited_and_signs_up(
-    manager_b, other_clinic, email
-):
+def test_an_address_no_user_name_could_hold_is_invited_and_signs_up(manager_b, other_clinic, email):
     response = invite(signed_in(manager_b), other_clinic, email)
     assert response.status_code == 302, response.context["form"].errors
     client = sign_up(link_sent_to(email))
@@ -142,7 +140,8 @@ def test_the_inviting_clinics_audit_shows_a_decline_but_not_who_declined(
     owner = signed_in(physician)
     owner.post(reverse("accounts:invitation_answer", args=[invitation.pk, "decline"]))
     export = signed_in(manager_b).get(
-        reverse("reports:audit"), {"clinic": other_clinic.pk, "format": "csv", "since": "2000-01-01"}
+        reverse("reports:audit"),
+        {"clinic": other_clinic.pk, "format": "csv", "since": "2000-01-01"},
     )
     assert export.status_code == 200
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
@@ -269,9 +268,7 @@ def test_a_clinic_zone_must_be_a_region(manager_a, clinic, zone):
     assert clinic.timezone != zone
 
 
-def test_the_settings_service_checks_the_acting_user_manages_the_clinic(
-    manager_b, nurse, clinic
-):
+def test_the_settings_service_checks_the_acting_user_manages_the_clinic(manager_b, nurse, clinic):
     from django.core.exceptions import PermissionDenied
 
     from patients.services import clinic_settings_update
