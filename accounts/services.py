@@ -212,7 +212,11 @@ def account_needs_sign_up(user: User | None) -> bool:
         return True
     if user.is_superuser:
         return False
-    return not user.has_usable_password() or (not user.is_active and not user.memberships.exists())
+    if not user.is_active:
+        # Closed when removed from its last clinic: reopened by any invitation. An
+        # account an operator closed while it still has clinics stays closed.
+        return not user.memberships.exists()
+    return not user.has_usable_password()
 
 
 def _new_username(email: str) -> str:

@@ -278,3 +278,17 @@ def test_the_settings_service_checks_the_acting_user_manages_the_clinic(manager_
             clinic_settings_update(clinic=clinic, by=outsider, default_refill_margin_days=20)
     clinic.refresh_from_db()
     assert clinic.default_refill_margin_days != 20
+
+
+def test_an_account_an_operator_closed_is_not_reopened_by_an_invitation(
+    nurse, manager_b, clinic, other_clinic
+):
+    nurse.is_active = False
+    nurse.set_unusable_password()
+    nurse.save()
+    invite(signed_in(manager_b), other_clinic, nurse.email)
+    response = Client().get(link_sent_to(nurse.email))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    nurse.refresh_from_db()
+    assert not nurse.is_active
