@@ -63,3 +63,30 @@ class DeviceAddForm(TokenForm):
             del self.fields["password"]
 
     clean_password = PasswordAgainForm.clean_password
+
+
+class InvitationSignUpForm(forms.Form):
+    """The invitee's own name and password, from the link in their invitation."""
+
+    first_name = forms.CharField(label="Your first name", max_length=150)
+    last_name = forms.CharField(label="Your last name", max_length=150)
+    password = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label="The same password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("password")
+            and data.get("password_again")
+            and data["password"] != data["password_again"]
+        ):
+            self.add_error("password_again", "The two passwords differ.")
+        return data

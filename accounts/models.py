@@ -60,12 +60,15 @@ class Membership(models.Model):
 
 
 class StaffInvitation(models.Model):
-    """A clinic's offer of a role to someone who already has an account.
+    """A clinic's offer of a role to an email address, with or without an account.
 
-    Only the account owner's acceptance, on a page they reach fully signed in
-    (password and second factor), creates the Membership: a manager cannot attach
-    another clinic's account to their clinic. Declined or expired offers do nothing.
-    Addressed by email, so the inviting manager learns nothing about the account.
+    The only thing an invitation creates: no account and no Membership until the
+    address's owner accepts, through the signed one-time link in the email
+    (accounts.services.invitation_token). Without an account they create it there,
+    with their own name and password (and two-factor set-up where the role requires
+    it); with one they answer fully signed in (password and second factor). A manager
+    cannot attach, create or name anyone's account. Declined or expired offers do
+    nothing. Addressed by email, so the inviting manager learns nothing about accounts.
     """
 
     clinic = models.ForeignKey(

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Membership, StaffInvitation
+from accounts.models import Membership, StaffInvitation, User
 
 
 def clinic_members(*, clinic) -> QuerySet[Membership]:
@@ -40,8 +40,9 @@ def _open(queryset: QuerySet[StaffInvitation], now) -> QuerySet[StaffInvitation]
 
 
 def clinic_pending_invitations(*, clinic, now) -> QuerySet[StaffInvitation]:
-    """Open invitations of this clinic to existing accounts. Shown by email only: the
-    account behind the address is not the clinic's until its owner accepts."""
+    """Open invitations of this clinic, to any address. Shown by email, role, sent and
+    expiry only, alike whether an account has the address: the account behind it is
+    not the clinic's until its owner accepts."""
     return _open(StaffInvitation.objects.filter(clinic=clinic), now).order_by("email")
 
 
@@ -66,3 +67,18 @@ def invitation_for(*, user, invitation_id) -> StaffInvitation:
         )
     except (StaffInvitation.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such invitation") from exc
+
+
+def has_confirmed_device(user) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def invitation_needs_sign_up(invitation: StaffInvitation) -> bool:
+    """Whether the invitation's link opens the sign-up page: no account has the address,
+    or the one that has it cannot sign in (accounts.services.account_needs_sign_up)."""
+    from accounts.services import account_needs_sign_up
+
+    accounts = list(User.objects.filter(email__iexact=invitation.email)[:2])
+    if len(accounts) > 1:
+        return False
+    return account_needs_sign_up(accounts[0] if accounts else None)

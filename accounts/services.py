@@ -4,24 +4,28 @@ Each takes the acting user (`by`), checks that they manage the membership's clin
 (defence in depth: the views reach the clinic through accounts.access first), and
 writes the Membership through simple-history with `by` as the history user, so the
 audit trail (reports/audit.py) shows who granted, changed or ended each role and
-who reset whose second factor. Emails carry no health data: a clinic name, a role,
-a user name and a link.
+who reset whose second factor. Emails carry no health data and nothing a
+manager typed: a clinic name, a role, a name the recipient chose, a link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp import devices_for_user
@@ -34,12 +38,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InviteResult:
-    """What an invitation did. The view shows the same message whatever it is, so the
-    manager learns nothing about accounts outside their clinic."""
+    """What an invitation did: the same for every address (with an account or not), so
+    the manager learns nothing about accounts outside their clinic."""
 
     email: str
-    membership: Membership | None = None  # a new account, added at once
-    invitation: StaffInvitation | None = None  # an existing account: waits for its owner
+    invitation: StaffInvitation
 
 
 def _check_manager(by: User, clinic) -> None:
@@ -94,26 +97,21 @@ def staff_invite(
     clinic,
     by: User,
     email: str,
-    first_name: str,
-    last_name: str,
     role: str,
     receives_escalations: bool = False,
     base_url: str,
 ) -> InviteResult:
-    """Invite `email` to a role at `clinic`.
+    """Invite `email` to a role at `clinic`: a StaffInvitation and an email, nothing else.
 
-    A new address gets an account with no usable password and the role at once: the
-    email carries a one-time link to choose a password (Django's password-reset
-    token), so only the address's owner can ever sign in. Inviting them again before
-    they have chosen it resends the link.
-
-    An address that already has an account gets a pending StaffInvitation, never a
-    membership: the owner accepts or declines it signed in with password and second
-    factor (invitation_accept). Their name, password, devices and other clinics are
-    neither read for the manager nor changed; an account removed from every clinic
-    (inactive) is reopened with an unusable password and a set-password link, so the
-    old password cannot be used to accept. A member of this clinic is refused (the
-    manager sees them in the staff list anyway).
+    The same for every address, with an account or without (issue 9, attacks on
+    account existence and squatting): no account is created, read or changed, and no
+    membership exists until the address's owner accepts through the one-time link
+    in the email (invitation_url, a signed token bound to this invitation). Without
+    an account, the link opens a sign-up page where the invitee types their own
+    name and password (invitation_sign_up); with one, it leads to sign-in and the
+    accept/decline page. A new offer replaces an open one for the same address at
+    this clinic. A member of this clinic who can sign in is refused (the manager sees
+    them in the staff list anyway).
 
     The email is sent inside the transaction: if it cannot be sent, nothing is saved.
     """
@@ -123,162 +121,160 @@ def staff_invite(
         raise ValidationError({"role": "Choose a role."})
     now = timezone.now()
     with transaction.atomic():
-        accounts = list(User.objects.filter(email__iexact=email))
-        if any(
-            Membership.objects.filter(user=user, clinic=clinic).exists()
-            and user.has_usable_password()
-            for user in accounts
-        ):
+        members = Membership.objects.filter(clinic=clinic, user__email__iexact=email)
+        if any(m.user.has_usable_password() for m in members.select_related("user")):
             raise ValidationError(
                 {
                     "email": f"{email} is already on the staff of {clinic}. Change their role "
                     "from the staff list."
                 }
             )
-        if not accounts and not User.objects.filter(username__iexact=email).exists():
-            membership = _invite_new_account(
-                clinic=clinic,
-                by=by,
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                role=role,
-                receives_escalations=receives_escalations,
-                base_url=base_url,
-            )
-            result = InviteResult(email=email, membership=membership)
-        else:
-            pending = [
-                m for user in accounts for m in Membership.objects.filter(user=user, clinic=clinic)
-            ]
-            if pending:  # a new account of this clinic that never chose a password
-                membership = pending[0]
-                _send_invite(membership.user, clinic, by, membership.get_role_display(), base_url)
-                result = InviteResult(email=email, membership=membership)
-            else:
-                invitation = _invite_existing_account(
-                    clinic=clinic,
-                    by=by,
-                    email=email,
-                    accounts=accounts,
-                    role=role,
-                    receives_escalations=receives_escalations,
-                    base_url=base_url,
-                    now=now,
-                )
-                result = InviteResult(email=email, invitation=invitation)
-    logger.info(
-        "staff invite to clinic %s as %s by user %s (%s)",
-        clinic.pk,
-        role,
-        by.pk,
-        f"invitation {result.invitation.pk}" if result.invitation else "new account",
-    )
-    return result
-
-
-def _send_invite(user: User, clinic, by: User, role_label: str, base_url: str) -> None:
-    _email(
-        user,
-        "invite",
-        {
-            "user": user,
-            "clinic": clinic,
-            "role": role_label,
-            "invited_by": by.get_full_name() or by.get_username(),
-            "set_password_url": set_password_url(user=user, base_url=base_url),
-            "sign_in_url": f"{_base_url(base_url)}{reverse('accounts:login')}",
-            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-        },
-    )
-
-
-def _invite_new_account(
-    *, clinic, by, email, first_name, last_name, role, receives_escalations, base_url
-) -> Membership:
-    user = User(
-        username=email, email=email, first_name=first_name.strip(), last_name=last_name.strip()
-    )
-    user.set_unusable_password()
-    user.full_clean()
-    user.save()
-    membership = Membership(
-        user=user, clinic=clinic, role=role, receives_escalations=receives_escalations
-    )
-    _save_membership(membership, by)
-    _send_invite(user, clinic, by, membership.get_role_display(), base_url)
-    return membership
-
-
-def _invite_existing_account(
-    *, clinic, by, email, accounts, role, receives_escalations, base_url, now
-) -> StaffInvitation:
-    # A new offer replaces an open one for the same address at this clinic.
-    for old in StaffInvitation.objects.select_for_update().filter(
-        clinic=clinic,
-        email__iexact=email,
-        accepted_at=None,
-        declined_at=None,
-        withdrawn_at=None,
-    ):
-        old.withdrawn_at = now
-        old._history_user = by
-        old.save(update_fields=["withdrawn_at"])
-    invitation = StaffInvitation(
-        clinic=clinic,
-        email=email,
-        role=role,
-        receives_escalations=receives_escalations,
-        invited_by=by,
-        created_at=now,
-        expires_at=_invitation_expiry(now),
-    )
-    invitation._history_user = by
-    invitation.full_clean()
-    invitation.save()
-    accept_url = f"{_base_url(base_url)}{reverse('accounts:invitations')}"
-    reopened = None
-    if len(accounts) == 1:
-        user = accounts[0]
-        if not user.is_active and not user.is_superuser and not user.memberships.exists():
-            # Removed from every clinic earlier: reopen the account for its email's
-            # owner only (the old password no longer works), so they can sign in and answer.
-            user.is_active = True
-            user.set_unusable_password()
-            user.save(update_fields=["is_active", "password"])
-            reopened = user
-            logger.info("account %s reopened by invitation %s", user.pk, invitation.pk)
-    elif not accounts:
-        logger.warning(
-            "invitation %s: no account has this address, another uses it as user name",
-            invitation.pk,
+        for old in StaffInvitation.objects.select_for_update().filter(
+            clinic=clinic,
+            email__iexact=email,
+            accepted_at=None,
+            declined_at=None,
+            withdrawn_at=None,
+        ):
+            old.withdrawn_at = now
+            old._history_user = by
+            old.save(update_fields=["withdrawn_at"])
+        invitation = StaffInvitation(
+            clinic=clinic,
+            email=email,
+            role=role,
+            receives_escalations=receives_escalations,
+            invited_by=by,
+            created_at=now,
+            expires_at=_invitation_expiry(now),
         )
-    context = {
-        "clinic": clinic,
-        "role": invitation.get_role_display(),
-        "invited_by": by.get_full_name() or by.get_username(),
-        "accept_url": accept_url,
-        "set_password_url": set_password_url(user=reopened, base_url=base_url)
-        if reopened
-        else None,
-        "sign_in_url": f"{_base_url(base_url)}{reverse('accounts:login')}",
-        "expires_at": invitation.expires_at,
-        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-    }
-    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
-    body = render_to_string("accounts/email/invitation.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
+        invitation._history_user = by
+        invitation.full_clean()
+        invitation.save()
+        # No manager-typed text in the email: the clinic, the role and the link only.
+        context = {
+            "clinic": clinic,
+            "role": invitation.get_role_display(),
+            "invitation_url": invitation_url(invitation=invitation, base_url=base_url),
+            "expires_at": invitation.expires_at,
+        }
+        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        body = render_to_string("accounts/email/invitation.txt", context)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
+    logger.info(
+        "staff invitation %s to clinic %s as %s by user %s", invitation.pk, clinic.pk, role, by.pk
+    )
+    return InviteResult(email=email, invitation=invitation)
+
+
+def role_requires_two_factor(role: str) -> bool:
+    return role in getattr(settings, "PUMPTRACK_2FA_REQUIRED_ROLES", ())
+
+
+INVITATION_SALT = "accounts.StaffInvitation.link"
+
+
+def invitation_token(invitation: StaffInvitation) -> str:
+    """A token bound to this invitation (its id, address and creation time), signed
+    with SECRET_KEY. It works while the invitation is open: accepting, declining, a
+    newer invitation to the same address or the expiry ends it."""
+    return signing.dumps(
+        [invitation.pk, invitation.email, invitation.created_at.isoformat()], salt=INVITATION_SALT
+    )
+
+
+def invitation_url(*, invitation: StaffInvitation, base_url: str) -> str:
+    path = reverse("accounts:invitation_link", kwargs={"token": invitation_token(invitation)})
+    return f"{_base_url(base_url)}{path}"
+
+
+def invitation_from_token(token: str) -> StaffInvitation | None:
+    """The invitation a token was made for, or None (forged, altered or unknown)."""
+    try:
+        pk, email, created = signing.loads(token, salt=INVITATION_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    invitation = StaffInvitation.objects.select_related("clinic").filter(pk=pk).first()
+    if (
+        invitation is None
+        or invitation.email != email
+        or invitation.created_at.isoformat() != created
+    ):
+        return None
     return invitation
+
+
+def account_needs_sign_up(user: User | None) -> bool:
+    """Whether the invitation link sets this account up like a new one: no account, or
+    one that cannot sign in (never finished, or closed when removed from its last
+    clinic). A platform operator's account never is."""
+    if user is None:
+        return True
+    if user.is_superuser:
+        return False
+    if not user.is_active:
+        # Closed when removed from its last clinic: reopened by any invitation. An
+        # account an operator closed while it still has clinics stays closed.
+        return not user.memberships.exists()
+    return not user.has_usable_password()
+
+
+def _new_username(email: str) -> str:
+    """A user name from the address (Django's user-name characters only), unique."""
+    base = re.sub(r"[^\w.@+-]", "", email, flags=re.ASCII)[:150] or "staff"
+    candidate = base
+    while User.objects.filter(username__iexact=candidate).exists():
+        candidate = f"{base[:140]}-{get_random_string(6, 'abcdefghijkmnpqrstuvwxyz23456789')}"
+    return candidate
+
+
+def invitation_sign_up(
+    *, invitation: StaffInvitation, first_name: str, last_name: str, password: str
+) -> User:
+    """The invitee, through the link in the email, types their own name and password.
+
+    For an address without an account this creates it (user name from the address);
+    an account that cannot sign in (see account_needs_sign_up) gets the name and
+    password and is reopened. No membership yet: invitation_accept makes it, after
+    the two-factor set-up that the invited role requires.
+    """
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    with transaction.atomic():
+        invitation = StaffInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if not invitation.is_open(timezone.now()):
+            raise ValidationError(INVITATION_CLOSED.format(clinic=invitation.clinic))
+        accounts = list(User.objects.select_for_update().filter(email__iexact=invitation.email))
+        if len(accounts) > 1 or (accounts and not account_needs_sign_up(accounts[0])):
+            raise ValidationError("This address has an account: sign in to answer.")
+        user = (
+            accounts[0]
+            if accounts
+            else User(username=_new_username(invitation.email), email=invitation.email)
+        )
+        user.first_name, user.last_name = first_name, last_name
+        user.is_active = True
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
+        user.full_clean()
+        user.save()
+    logger.info("account %s set up through invitation %s", user.pk, invitation.pk)
+    return user
+
+
+INVITATION_CLOSED = (
+    "This invitation has expired or was already answered or withdrawn: ask the "
+    "clinic ({clinic}) to invite you again."
+)
 
 
 def _open_invitation(invitation: StaffInvitation, user: User) -> None:
     if (invitation.email or "").lower() != (user.email or "").lower():
         raise PermissionDenied("This invitation is not addressed to you.")
     if not invitation.is_open(timezone.now()):
-        raise ValidationError(
-            "This invitation has expired or was already answered or withdrawn: ask the "
-            f"clinic ({invitation.clinic}) to invite you again."
-        )
+        raise ValidationError(INVITATION_CLOSED.format(clinic=invitation.clinic))
 
 
 def invitation_accept(*, invitation: StaffInvitation, user: User) -> Membership:

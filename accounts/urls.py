@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import invitation_views, views
 
 app_name = "accounts"
 
@@ -33,6 +33,11 @@ urlpatterns = [
         "password-reset/done/",
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
+    ),
+    path(
+        "invitations/link/<str:token>/",
+        invitation_views.invitation_link,
+        name="invitation_link",
     ),
     path("invitations/", views.invitations, name="invitations"),
     path(

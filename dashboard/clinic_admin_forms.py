@@ -114,19 +114,16 @@ class MembershipForm(forms.Form):
 
 
 class InviteForm(MembershipForm):
+    """An address and a role: nothing else (no name: the invitee types their own when
+    they accept, so nothing a manager typed reaches their account or their email)."""
+
     email = forms.EmailField(label="Email address", max_length=254)
-    first_name = forms.CharField(label="First name", max_length=150)
-    last_name = forms.CharField(label="Last name", max_length=150)
-    field_order = ["email", "first_name", "last_name", "role", "receives_escalations"]
+    field_order = ["email", "role", "receives_escalations"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper.layout = Layout(
-            "email",
-            Row(
-                Column("first_name", css_class="col-md-6"),
-                Column("last_name", css_class="col-md-6"),
-            ),
+            Row(Column("email", css_class="col-md-8")),
             Row(Column("role", css_class="col-md-6")),
             "receives_escalations",
         )

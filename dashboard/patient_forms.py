@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from zoneinfo import available_timezones
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
@@ -28,7 +27,7 @@ from patients.models import (
     PumpModel,
     SpasticityOrigin,
 )
-from patients.validators import normalize_phone
+from patients.validators import normalize_phone, region_timezones
 from pumptrack.limits import free_text_field
 from refills.models import ReportKind
 from refills.policy import replacement_warning
@@ -54,7 +53,7 @@ PATIENT_RISK_FIELDS = (
 
 @lru_cache(maxsize=1)
 def timezone_choices() -> tuple[tuple[str, str], ...]:
-    return tuple((name, name.replace("_", " ")) for name in sorted(available_timezones()))
+    return tuple((name, name.replace("_", " ")) for name in sorted(region_timezones()))
 
 
 def add_service_errors(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -281,9 +281,14 @@ def clinic_settings_update(*, clinic: Clinic, by, **fields) -> Clinic:
     """Change a clinic's hours, working days, phones, time zone or refill margin.
 
     Validated by the model (field validators, clean(), constraints); nothing is saved
-    unless every field is valid. Recorded in the clinic's history with `by`.
+    unless every field is valid. Recorded in the clinic's history with `by`, who must
+    manage this clinic (checked here too, not only by the view: defence in depth).
     """
+    from accounts.access import can
     from refills.services import forecast_refresh
+
+    if by is None or not can(by, "manage_clinic", clinic):
+        raise PermissionDenied(f"Only a manager of {clinic} can change its settings.")
 
     unknown = set(fields) - set(CLINIC_SETTINGS_FIELDS)
     if unknown:

@@ -35,8 +35,20 @@ def validate_e164(value: str) -> None:
         )
 
 
+def region_timezones() -> set[str]:
+    """The zones a clinic or patient may use: zoneinfo's Area/Location names, and UTC.
+    Not the bare abbreviations and aliases (EST, GMT+0, Factory, localtime,
+    posixrules), whose meaning is the server's or nobody's, nor the "right/" copies
+    (leap seconds: wrong civil time) and "posix/" duplicates of system tz data."""
+    return {
+        name
+        for name in available_timezones()
+        if "/" in name and not name.startswith(("posix/", "right/"))
+    } | {"UTC"}
+
+
 def validate_timezone(value: str) -> None:
-    if value and value not in available_timezones():
+    if value and value not in region_timezones():
         raise ValidationError(
             "Unknown time zone. Use a name such as America/New_York or Europe/London.",
             code="invalid_timezone",

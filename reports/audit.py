@@ -30,7 +30,8 @@ TRACKED: tuple[tuple[str, str, str | None], ...] = (
     # Clinic administration: staff roles granted, changed and ended, 2FA resets, and the
     # clinic's own message texts (the all-clinics defaults belong to no clinic).
     ("accounts.Membership", "clinic", None),
-    # Invitations to existing accounts: sent, withdrawn, accepted or declined.
+    # Invitations: sent, withdrawn, accepted or declined (the answer shown without the
+    # account that gave it: see _invitation_answer).
     ("accounts.StaffInvitation", "clinic", None),
     ("reminders.MessageTemplate", "clinic", None),
 )
@@ -74,6 +75,25 @@ def _in(path: str, ids: Iterable[int]) -> dict:
     return {"id__in" if path == "id" else f"{path}__in": list(ids)}
 
 
+INVITEE = "the invitee"
+
+
+def _invitation_answer(model, row, previous) -> str | None:
+    """ "accepted" or "declined" when this history row of a StaffInvitation records the
+    invitee's answer, else None. The answer is given by an account that is not (or not
+    yet) the clinic's: the inviting clinic sees the answer and when, never that
+    account's user name or id (a declined invitation must not reveal who has the
+    address)."""
+    if model._meta.label != "accounts.StaffInvitation" or row.history_type != "~":
+        return None
+    for field, word in (("accepted_at", "accepted"), ("declined_at", "declined")):
+        if getattr(row, field) is not None and (
+            previous is None or previous.id != row.id or getattr(previous, field) is None
+        ):
+            return word
+    return None
+
+
 def _entries(model, rows: QuerySet) -> Iterator[AuditEntry]:
     """Turn historical rows (ordered by object, then time) into entries with changed fields."""
     field_names = [
@@ -89,8 +109,20 @@ def _entries(model, rows: QuerySet) -> Iterator[AuditEntry]:
             changed = tuple(n for n in field_names if n != "id")
         else:
             changed = ()
+        answer = _invitation_answer(model, row, previous)
         previous = row
         user = row.history_user
+        if answer is not None:
+            yield AuditEntry(
+                at=row.history_date,
+                model=str(model._meta.verbose_name).capitalize(),
+                object_id=row.id,
+                change=answer,
+                user_id=None,
+                username=INVITEE,
+                fields=tuple(f for f in changed if f != "answered_by_id"),
+            )
+            continue
         yield AuditEntry(
             at=row.history_date,
             model=str(model._meta.verbose_name).capitalize(),

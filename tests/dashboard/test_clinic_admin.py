@@ -9,7 +9,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -19,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts import services as staff_services
-from accounts.models import Membership, Role, User
+from accounts.models import Membership, Role, StaffInvitation, User
 from reminders.models import MessageTemplate
 from reports.audit import audit_entries
 from tests.factories import staff
@@ -224,48 +223,60 @@ def test_a_wider_margin_moves_stored_refill_by_dates_at_once(manager_client, cli
 
 
 def invite(client, clinic, **fields):
-    data = {
-        "email": "new.nurse@example.org",
-        "first_name": "Nia",
-        "last_name": "Newnurse",
-        "role": Role.NURSE,
-    }
+    data = {"email": "new.nurse@example.org", "role": Role.NURSE}
     data.update(fields)
     return client.post(staff_url(clinic), data)
 
 
-def test_invite_creates_an_account_without_password_and_emails_a_set_password_link(
+def test_invite_creates_nothing_but_an_invitation_until_the_invitee_signs_up(
     client, manager_client, manager, clinic, patient
 ):
+    """Changed on purpose (issue 9, attacker pass 2): no account at invite time; the
+    invitee types their own name and password through the link, then joins."""
+    users_before = User.objects.count()
     response = invite(manager_client, clinic, email="New.Nurse@Example.org")
     assert response.status_code == 302
-    user = User.objects.get(email="new.nurse@example.org")
-    assert not user.has_usable_password() and user.is_active
-    assert membership(user, clinic).role == Role.NURSE
+    assert User.objects.count() == users_before
+    [invitation] = StaffInvitation.objects.filter(clinic=clinic)
+    assert (invitation.email, invitation.role) == ("new.nurse@example.org", Role.NURSE)
     [message] = mail.outbox
     assert message.to == ["new.nurse@example.org"]
-    # No health data: nobody's name but the invitee's and the manager's.
+    # No health data and no names.
     assert patient.family_name not in message.body and patient.given_name not in message.body
-    link = re.search(r"https?://\S+/accounts/password-reset/(\S+)/(\S+)/", message.body)
+    assert manager.last_name not in message.body
+    link = re.search(r"https?://\S+/accounts/invitations/link/\S+/", message.body)
     assert link, message.body
-    assert default_token_generator.check_token(user, link.group(2))
-    # The link lets them choose a password, after which it no longer works.
     client.logout()
-    page = client.get(link.group(0), follow=True)
+    page = client.get(link.group(0))
     assert page.status_code == 200
-    form_url = page.redirect_chain[-1][0]
     done = client.post(
-        form_url, {"new_password1": "a-Long-new-pass-42", "new_password2": "a-Long-new-pass-42"}
+        link.group(0),
+        {
+            "first_name": "Nia",
+            "last_name": "Newnurse",
+            "password": "a-Long-new-pass-42",
+            "password_again": "a-Long-new-pass-42",
+        },
     )
     assert done.status_code == 302
-    user.refresh_from_db()
-    assert user.check_password("a-Long-new-pass-42")
-    assert not default_token_generator.check_token(user, link.group(2))
+    assert client.get(done["Location"]).status_code == 302
+    user = User.objects.get(email="new.nurse@example.org")
+    assert user.check_password("a-Long-new-pass-42") and user.get_full_name() == "Nia Newnurse"
+    assert membership(user, clinic).role == Role.NURSE
+    # The link worked once.
+    client.logout()
+    assert client.get(link.group(0)).status_code == 410
     [entry] = [
         e for e in audit_for(clinic, "Membership") if e.object_id == membership(user, clinic).pk
     ]
-    assert entry.change == "created" and entry.username == manager.username
-    assert "role" in entry.fields
+    assert entry.change == "created" and "role" in entry.fields
+    [sent, accepted] = audit_for(clinic, "Staff invitation")
+    assert (sent.change, sent.username) == ("created", manager.username)
+    assert (accepted.change, accepted.username, accepted.user_id) == (
+        "accepted",
+        "the invitee",
+        None,
+    )
 
 
 def test_inviting_someone_from_another_clinic_waits_for_their_acceptance(
@@ -282,7 +293,7 @@ def test_inviting_someone_from_another_clinic_waits_for_their_acceptance(
     [message] = mail.outbox
     assert message.to == [colleague.email.lower()]
     assert "password-reset" not in message.body
-    assert reverse("accounts:invitations") in message.body
+    assert "/accounts/invitations/link/" in message.body
 
 
 def test_inviting_a_member_again_is_refused(manager_client, clinic, nurse):
@@ -298,25 +309,27 @@ def test_inviting_a_member_again_is_refused(manager_client, clinic, nurse):
     [
         ({"email": "not-an-address"}, "email"),
         ({"role": "superuser"}, "role"),
-        ({"first_name": ""}, "first_name"),
+        ({"email": ""}, "email"),
     ],
 )
 def test_invalid_invitations_save_nothing(manager_client, clinic, fields, field):
-    before = (User.objects.count(), Membership.objects.count())
+    before = (User.objects.count(), Membership.objects.count(), StaffInvitation.objects.count())
     response = invite(manager_client, clinic, **fields)
     assert response.status_code == 200
     assert response.context["form"].errors.get(field)
-    assert (User.objects.count(), Membership.objects.count()) == before
+    after = (User.objects.count(), Membership.objects.count(), StaffInvitation.objects.count())
+    assert after == before
     assert mail.outbox == []
 
 
 def test_an_email_that_cannot_be_sent_saves_nothing(manager_client, clinic, settings):
     settings.EMAIL_BACKEND = "tests.dashboard.test_clinic_admin.FailingBackend"
-    before = (User.objects.count(), Membership.objects.count())
+    before = (User.objects.count(), Membership.objects.count(), StaffInvitation.objects.count())
     response = invite(manager_client, clinic)
     assert response.status_code == 200
     assert "could not be sent" in " ".join(response.context["form"].non_field_errors())
-    assert (User.objects.count(), Membership.objects.count()) == before
+    after = (User.objects.count(), Membership.objects.count(), StaffInvitation.objects.count())
+    assert after == before
 
 
 def test_a_reset_whose_email_cannot_be_sent_changes_nothing(
@@ -394,17 +407,30 @@ def test_deactivating_someones_only_clinic_stops_their_sign_in(
     manager_client.post(member_url(clinic, membership(nurse, clinic), "staff_deactivate"))
     nurse.refresh_from_db()
     assert not nurse.is_active
-    # A later invitation reopens the account for the email's owner only: the old
-    # password no longer works, the email carries a set-password link, and they join
-    # when they accept, signed in.
+    # A later invitation changes nothing by itself; its link lets the email's owner
+    # choose a new password (the old one never works again) and join.
     invite(manager_client, clinic, email=nurse.email)
     nurse.refresh_from_db()
-    assert nurse.is_active and not nurse.has_usable_password()
+    assert not nurse.is_active
     assert not Membership.objects.filter(user=nurse, clinic=clinic).exists()
     [message] = mail.outbox
-    assert "password-reset" in message.body
+    link = re.search(r"https?://\S+/accounts/invitations/link/\S+/", message.body).group(0)
     client.logout()
     assert not password_signs_in(client, nurse, "correct horse battery")
+    client.post(
+        link,
+        {
+            "first_name": "Nora",
+            "last_name": "Back",
+            "password": "a-Long-new-pass-42",
+            "password_again": "a-Long-new-pass-42",
+        },
+    )
+    client.get(link)
+    nurse.refresh_from_db()
+    assert nurse.is_active and membership(nurse, clinic).role == Role.NURSE
+    assert not password_signs_in(client, nurse, "correct horse battery")
+    assert password_signs_in(client, nurse, "a-Long-new-pass-42")
 
 
 def test_a_manager_cannot_remove_themselves(manager_client, manager, clinic):
@@ -467,8 +493,6 @@ def test_services_refuse_a_non_manager_even_without_the_view(nurse, clinic, phys
             clinic=clinic,
             by=nurse,
             email="x@example.org",
-            first_name="X",
-            last_name="Y",
             role=Role.MANAGER,
             base_url="http://testserver/",
         )

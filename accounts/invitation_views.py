@@ -1,0 +1,116 @@
+"""The link in an invitation email: sign up (new address) or sign in, then join.
+
+Reached without signing in. The token is signed and bound to one open invitation
+(accounts.services.invitation_from_token); anything else is a 404, a closed one a
+plain page. For an address without an account (or with one that cannot sign in)
+the invitee types their own name and password here; they are then signed in, set
+up two-factor sign-in where the invited role requires it, and only then join the
+clinic. An address with an account signs in (password and second factor) and
+answers on the invitations page, as before.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors, services
+from accounts.forms import InvitationSignUpForm
+
+# The invitation whose sign-up this session just completed: only it is accepted
+# without the invitations page (the sign-up itself was the answer).
+SIGN_UP_SESSION_KEY = "pumptrack_invitation_sign_up"
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _closed(request, invitation, *, other_account=False, status=410) -> HttpResponse:
+    return render(
+        request,
+        "accounts/invitation_closed.html",
+        {"invitation": invitation, "other_account": other_account},
+        status=status,
+    )
+
+
+def _redirect_with_next(name: str, next_url: str) -> HttpResponse:
+    return redirect(f"{reverse(name)}?{urlencode({'next': next_url})}")
+
+
+def _finish_sign_up(request: HttpRequest, invitation) -> HttpResponse:
+    user = request.user
+    if not user.is_verified():
+        if selectors.has_confirmed_device(user):
+            return _redirect_with_next("accounts:otp_verify", request.path)
+        if services.role_requires_two_factor(invitation.role):
+            messages.info(
+                request,
+                f"As {invitation.get_role_display()} you sign in with a second factor: set up "
+                f"your authenticator app, then you join {invitation.clinic}.",
+            )
+            return _redirect_with_next("accounts:otp_setup", request.path)
+    try:
+        services.invitation_accept(invitation=invitation, user=user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("accounts:invitations")
+    request.session.pop(SIGN_UP_SESSION_KEY, None)
+    messages.success(request, f"You joined {invitation.clinic}.")
+    return redirect("/")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.invitation_from_token(token)
+    if invitation is None:
+        raise Http404("No such invitation")
+    if not invitation.is_open(timezone.now()):
+        return _closed(request, invitation)
+    user = request.user
+    if user.is_authenticated:
+        if (user.email or "").lower() != invitation.email.lower():
+            return _closed(request, invitation, other_account=True, status=403)
+        if request.session.get(SIGN_UP_SESSION_KEY) == invitation.pk:
+            return _finish_sign_up(request, invitation)
+        return redirect("accounts:invitations")
+    if not selectors.invitation_needs_sign_up(invitation):
+        return _redirect_with_next("accounts:login", reverse("accounts:invitations"))
+    form = InvitationSignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_user = services.invitation_sign_up(
+                invitation=invitation,
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                password=form.cleaned_data["password"],
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            auth_login(request, new_user, backend=_MODEL_BACKEND)
+            request.session[SIGN_UP_SESSION_KEY] = invitation.pk
+            messages.info(
+                request, f"Your user name is {new_user.get_username()}: you sign in with it."
+            )
+            return redirect(request.path)
+    return render(
+        request,
+        "accounts/invitation_sign_up.html",
+        {
+            "form": form,
+            "invitation": invitation,
+            "two_factor": services.role_requires_two_factor(invitation.role),
+        },
+    )
