@@ -29,6 +29,7 @@ from django.utils.crypto import get_random_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp import devices_for_user
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import can
 from accounts.models import Membership, Role, StaffInvitation, User
@@ -212,11 +213,15 @@ def account_needs_sign_up(user: User | None) -> bool:
         return True
     if user.is_superuser:
         return False
-    if not user.is_active:
-        # Closed when removed from its last clinic: reopened by any invitation. An
-        # account an operator closed while it still has clinics stays closed.
-        return not user.memberships.exists()
-    return not user.has_usable_password()
+    if user.memberships.exists() or TOTPDevice.objects.filter(user=user).exists():
+        # An account that works at a clinic (or has an authenticator) is never set up
+        # through a link: after a two-factor reset its password is unusable on purpose,
+        # and whoever held an older invitation email of another clinic could otherwise
+        # set a new password and take over its role at every clinic. Its owner uses the
+        # set-password email their own clinic sent, then signs in and answers.
+        return False
+    # Never finished, or closed when removed from its last clinic.
+    return not user.is_active or not user.has_usable_password()
 
 
 def _new_username(email: str) -> str:

@@ -292,3 +292,60 @@ def test_an_account_an_operator_closed_is_not_reopened_by_an_invitation(
     assert response["Location"].startswith(reverse("accounts:login"))
     nurse.refresh_from_db()
     assert not nurse.is_active
+
+
+# --------------------------------------------------------------------------- attacker pass 3
+
+
+def test_an_older_invitation_link_cannot_take_over_an_account_after_its_2fa_reset(
+    manager_a, manager_b, clinic, other_clinic, physician
+):
+    """B invites A's physician; A then resets the physician's two-factor sign-in (their
+    password becomes unusable). Whoever holds B's older email must not be able to set a
+    password on the account and enrol their own authenticator: it used to open the
+    sign-up page and hand over the physician's role at clinic A."""
+    from accounts import services as account_services
+
+    physician.email = "phyllis.physician@example.org"
+    physician.save()
+    invite(signed_in(manager_b), other_clinic, physician.email)
+    stolen_link = link_sent_to(physician.email)
+    account_services.staff_two_factor_reset(
+        membership=Membership.objects.get(user=physician, clinic=clinic),
+        by=manager_a,
+        base_url="http://testserver",
+    )
+    physician.refresh_from_db()
+    assert not physician.has_usable_password()
+
+    outsider = Client()
+    page = outsider.get(stolen_link)
+    assert page.status_code == 302 and reverse("accounts:login") in page["Location"]
+    posted = outsider.post(
+        stolen_link,
+        {
+            "first_name": "Eve",
+            "last_name": "Attacker",
+            "password": NEW_PASSWORD,
+            "password_again": NEW_PASSWORD,
+        },
+    )
+    assert posted.status_code == 302 and reverse("accounts:login") in posted["Location"]
+    physician.refresh_from_db()
+    assert not physician.has_usable_password()
+    assert physician.first_name != "Eve"
+    assert "_auth_user_id" not in outsider.session
+
+
+def test_a_link_never_sets_up_an_account_that_works_at_a_clinic(manager_b, other_clinic, clinic):
+    """An account of clinic A that has not chosen a password yet is set up through A's own
+    set-password email, not through another clinic's invitation (that overwrote its
+    name and password and opened clinic A to the link's holder)."""
+    unfinished = staff(clinic, Role.NURSE, email="nina.unfinished@example.org")
+    unfinished.set_unusable_password()
+    unfinished.save()
+    invite(signed_in(manager_b), other_clinic, unfinished.email)
+    page = Client().get(link_sent_to(unfinished.email))
+    assert page.status_code == 302 and reverse("accounts:login") in page["Location"]
+    unfinished.refresh_from_db()
+    assert not unfinished.has_usable_password()
