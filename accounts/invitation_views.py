@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from accounts import selectors, services
+from accounts import selectors, services, two_factor
 from accounts.forms import InvitationSignUpForm
 
 # The invitation whose sign-up this session just completed: only it is accepted
@@ -47,9 +47,9 @@ def _redirect_with_next(name: str, next_url: str) -> HttpResponse:
 def _finish_sign_up(request: HttpRequest, invitation) -> HttpResponse:
     user = request.user
     if not user.is_verified():
-        if selectors.has_confirmed_device(user):
+        if two_factor.has_confirmed_device(user):
             return _redirect_with_next("accounts:otp_verify", request.path)
-        if services.role_requires_two_factor(invitation.role):
+        if two_factor.role_requires_two_factor(invitation.role):
             messages.info(
                 request,
                 f"As {invitation.get_role_display()} you sign in with a second factor: set up "
@@ -111,6 +111,6 @@ def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
         {
             "form": form,
             "invitation": invitation,
-            "two_factor": services.role_requires_two_factor(invitation.role),
+            "two_factor": two_factor.role_requires_two_factor(invitation.role),
         },
     )

@@ -69,10 +69,6 @@ def invitation_for(*, user, invitation_id) -> StaffInvitation:
         raise Http404("No such invitation") from exc
 
 
-def has_confirmed_device(user) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-
-
 def invitation_needs_sign_up(invitation: StaffInvitation) -> bool:
     """Whether the invitation's link opens the sign-up page: no account has the address,
     or the one that has it cannot sign in (accounts.services.account_needs_sign_up)."""

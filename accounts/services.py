@@ -168,10 +168,6 @@ def staff_invite(
     return InviteResult(email=email, invitation=invitation)
 
 
-def role_requires_two_factor(role: str) -> bool:
-    return role in getattr(settings, "PUMPTRACK_2FA_REQUIRED_ROLES", ())
-
-
 INVITATION_SALT = "accounts.StaffInvitation.link"
 
 

@@ -32,9 +32,16 @@ PENDING_KEY_SESSION_KEY = "pumptrack_pending_totp_key"
 _SIGN_IN_COMPLETE_ATTR = "_pumptrack_sign_in_complete"
 
 
+def _required_roles() -> tuple[str, ...]:
+    return tuple(getattr(settings, "PUMPTRACK_2FA_REQUIRED_ROLES", ()))
+
+
+def role_requires_two_factor(role: str) -> bool:
+    return role in _required_roles()
+
+
 def two_factor_required(user: User) -> bool:
-    roles = getattr(settings, "PUMPTRACK_2FA_REQUIRED_ROLES", ())
-    return user.is_superuser or user.memberships.filter(role__in=roles).exists()
+    return user.is_superuser or user.memberships.filter(role__in=_required_roles()).exists()
 
 
 def confirmed_devices(user: User) -> list[TOTPDevice]:

@@ -14,13 +14,12 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.access import PERMISSIONS, get_scoped
+from accounts.access import clinics_where, get_scoped
 from patients import services as patient_services
-from patients.models import Caregiver, Clinic, Pump, PumpStatus
+from patients.models import Caregiver, Pump, PumpStatus
 from refills import services as refill_services
 from refills.models import AppointmentStatus, PumpReport, ReportKind
 from refills.risk import Tier
@@ -56,17 +55,6 @@ def scoped_view(queryset, clinic_path: str, action: str, *, id_kwarg: str):
     return decorator
 
 
-def clinics_where(user, action: str) -> list[Clinic]:
-    """The user's clinics where their role allows `action` (1 query)."""
-    return list(
-        Clinic.objects.filter(
-            Q(memberships__user=user) & Q(memberships__role__in=PERMISSIONS[action])
-        )
-        .distinct()
-        .order_by("name")
-    )
-
-
 def _not_saved(request, what: str) -> None:
     messages.error(request, f"{what}: see the messages below.")
 
@@ -76,7 +64,7 @@ def _not_saved(request, what: str) -> None:
 
 @login_required
 def patient_create(request):
-    clinics = clinics_where(request.user, "edit_patient")
+    clinics = list(clinics_where(request.user, "edit_patient"))
     if not clinics:
         raise PermissionDenied("Your role does not allow registering patients.")
     data = request.POST if request.method == "POST" else None

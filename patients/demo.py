@@ -922,12 +922,3 @@ class _Builder:
             tiers=dict(tiers),
             tier_mismatches=mismatches,
         )
-
-
-def _view_permissions():
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.filter(
-        codename__startswith="view_",
-        content_type__app_label__in=["patients", "refills", "reminders", "accounts"],
-    )

@@ -40,24 +40,33 @@ def patient_create(*, clinic: Clinic, **fields) -> Patient:
     return patient
 
 
+def _apply_validated(instance, fields: dict) -> tuple[list[str], dict]:
+    """Set the fields that differ and full_clean(); on a validation error put the old
+    values back (the caller's object stays as it is in the database) and re-raise.
+    Returns the changed names and their previous values."""
+    changed = [name for name, value in fields.items() if getattr(instance, name) != value]
+    previous = {name: getattr(instance, name) for name in changed}
+    if not changed:
+        return changed, previous
+    for name in changed:
+        setattr(instance, name, fields[name])
+    try:
+        instance.full_clean()
+    except ValidationError:
+        for name, value in previous.items():
+            setattr(instance, name, value)
+        raise
+    return changed, previous
+
+
 def patient_update(*, patient: Patient, **fields) -> Patient:
     """Update a patient; a change of risk factors re-tiers the active pump."""
     from refills.services import forecast_refresh
 
     fields = _normalized_phones(fields)
-    changed = [name for name, value in fields.items() if getattr(patient, name) != value]
+    changed, _ = _apply_validated(patient, fields)
     if not changed:
         return patient
-    previous = {name: getattr(patient, name) for name in changed}
-    for name in changed:
-        setattr(patient, name, fields[name])
-    try:
-        patient.full_clean()
-    except ValidationError:
-        # Leave the caller's object as it is in the database.
-        for name, value in previous.items():
-            setattr(patient, name, value)
-        raise
     with transaction.atomic():
         patient.save(update_fields=[*changed, "updated_at"])
         if RISK_FIELDS & set(changed) or "timezone" in changed:
@@ -293,18 +302,9 @@ def clinic_settings_update(*, clinic: Clinic, by, **fields) -> Clinic:
     unknown = set(fields) - set(CLINIC_SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"Not a clinic setting: {', '.join(sorted(unknown))}")
-    changed = [name for name, value in fields.items() if getattr(clinic, name) != value]
+    changed, previous = _apply_validated(clinic, fields)
     if not changed:
         return clinic
-    previous = {name: getattr(clinic, name) for name in changed}
-    for name in changed:
-        setattr(clinic, name, fields[name])
-    try:
-        clinic.full_clean()
-    except ValidationError:
-        for name, value in previous.items():
-            setattr(clinic, name, value)
-        raise
     # full_clean() normalises phone numbers; compare again so only real changes are saved.
     changed = [name for name in changed if getattr(clinic, name) != previous[name]]
     if not changed:
