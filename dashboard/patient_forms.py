@@ -1,8 +1,8 @@
 """Forms for registering patients, caregivers, implanted pumps and pump reports.
 
 They parse and label input; patients.services and refills.services decide what
-is valid and write. `add_service_errors` puts a service's ValidationError under
-the input it is about, or at the top of the form.
+is valid and write. `add_service_errors` (dashboard.forms.findings.add_findings_to_form)
+puts a service's ValidationError under the input it is about, or at the top of the form.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import lru_cache
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from patients.models import (
@@ -32,7 +32,11 @@ from pumptrack.limits import free_text_field
 from refills.models import ReportKind
 from refills.policy import replacement_warning
 
-from .forms import DATETIME_LOCAL, DateInput, DateTimeLocalInput
+from .forms.fields import DATETIME_LOCAL, DateInput, DateTimeLocalInput
+from .forms.findings import add_findings_to_form
+
+# The pages call it by this name: the one helper that puts a service's refusal on a form.
+add_service_errors = add_findings_to_form
 
 # Dates outside these bounds are typing slips, and far-future dates overflow the
 # date arithmetic of the forecast (ERI + grace, replacement date + margin).
@@ -54,23 +58,6 @@ PATIENT_RISK_FIELDS = (
 @lru_cache(maxsize=1)
 def timezone_choices() -> tuple[tuple[str, str], ...]:
     return tuple((name, name.replace("_", " ")) for name in sorted(region_timezones()))
-
-
-def add_service_errors(
-    form: forms.Form, exc: ValidationError, field_map: dict[str, str] | None = None
-) -> None:
-    """Show a service's ValidationError in place: field errors under their input."""
-    field_map = field_map or {}
-    if not hasattr(exc, "error_dict"):
-        for message in exc.messages:
-            form.add_error(None, message)
-        return
-    for key, messages in exc.message_dict.items():
-        name = field_map.get(key, key)
-        field = form.fields.get(name) if name != NON_FIELD_ERRORS else None
-        target = name if field is not None and not field.widget.is_hidden else None
-        for message in messages:
-            form.add_error(target, message)
 
 
 def _verbose(model, name: str) -> str:
