@@ -6,6 +6,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
+from reminders.models import AlertSeverity
+
 from ..selectors import BOOKED_CHOICES, GROUPS
 
 
@@ -16,7 +18,8 @@ class BoardFilterForm(forms.Form):
         required=False,
         coerce=int,
         empty_value=None,
-        choices=[("", "Any tier"), (4, "Critical"), (3, "High"), (2, "Moderate"), (1, "Low")],
+        # Most urgent first, in the words of the tiers.
+        choices=[("", "Any tier"), *reversed(AlertSeverity.choices)],
     )
     group = forms.ChoiceField(label="Due", required=False, choices=[("", "Any time"), *GROUPS])
     pump_model = forms.TypedChoiceField(
