@@ -8,6 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
+from patients.models import Clinic, Patient, Pump, PumpModel
 from refills.models import DrugProduct, DrugProgram
 
 
@@ -40,3 +43,26 @@ def resolve_product(name: str, concentration_mcg: Decimal | None) -> DrugProduct
 def program_flex_steps(program: DrugProgram) -> list[tuple[dt.time, Decimal, Decimal]]:
     """The program's flex steps as (starts at, hours, rate mcg/hour), in their order."""
     return [(s.starts_at, s.hours, s.rate_mcg_per_hour) for s in program.flex_steps.all()]
+
+
+def clinics_by_name(clinics) -> QuerySet[Clinic]:
+    """The given clinics as a picker's choices, by name."""
+    return Clinic.objects.filter(pk__in=[c.pk for c in clinics]).order_by("name")
+
+
+def mrn_taken(*, clinic: Clinic, mrn: str, patient: Patient | None = None) -> bool:
+    """Another patient at the clinic has this MRN (`patient`, the one edited, aside)."""
+    taken = Patient.objects.filter(clinic=clinic, mrn=mrn)
+    if patient is not None:
+        taken = taken.exclude(pk=patient.pk)
+    return taken.exists()
+
+
+def pump_models() -> QuerySet[PumpModel]:
+    """The pump catalogue as a picker's choices."""
+    return PumpModel.objects.order_by("manufacturer", "model_number")
+
+
+def serial_taken(*, model: PumpModel | None, serial: str) -> bool:
+    """A pump of this model with this serial number is already recorded."""
+    return Pump.objects.filter(model=model, serial_number=serial).exists()

@@ -32,6 +32,7 @@ from pumptrack.limits import free_text_field
 from refills.models import ReportKind
 from refills.policy import replacement_warning
 
+from .form_choices import clinics_by_name, mrn_taken, pump_models, serial_taken
 from .forms.fields import DATETIME_LOCAL, DateInput, DateTimeLocalInput
 from .forms.findings import add_findings_to_form
 
@@ -46,6 +47,12 @@ LATEST_PLANNED_YEARS = 20
 EARLIEST_REPORT = dt.datetime(2000, 1, 1)
 # A report typed a few minutes ahead of the server clock is a clock skew, not the future.
 REPORT_CLOCK_SLACK = dt.timedelta(minutes=10)
+# The alarm-volume limits are the model's validators (patients.models); the 4 mL is
+# domain.md's advice after symptoms before the alarm, not a limit.
+ALARM_VOLUME_HELP = (
+    f"{ALARM_VOLUME_MIN_ML.normalize():f}–{ALARM_VOLUME_MAX_ML.normalize():f} mL; "
+    "consider 4 mL after symptoms before the alarm."
+)
 PHONE_MAX_TYPED = 30  # "+1 (617) 555-0142 ext. 12" typed; stored as E.164 (≤ 16).
 
 PATIENT_RISK_FIELDS = (
@@ -126,6 +133,61 @@ class ContactRulesMixin:
 # --------------------------------------------------------------------------- patient
 
 
+def _patient_helper(*, with_clinic: bool) -> FormHelper:
+    """Identity (with the clinic picker when there is a choice), contact, risk factors."""
+    identity = [
+        Row(
+            Column("given_name", css_class="col-md-4"),
+            Column("family_name", css_class="col-md-4"),
+            Column("mrn", css_class="col-md-4"),
+        ),
+        Row(
+            Column("date_of_birth", css_class="col-md-4"),
+            Column("spasticity_origin", css_class="col-md-4"),
+        ),
+    ]
+    if with_clinic:
+        identity.insert(0, "clinic")
+    return _helper(
+        Fieldset("Identity", *identity),
+        Fieldset(
+            "Contact and reminders",
+            Row(
+                Column("phone", css_class="col-md-6"),
+                Column("email", css_class="col-md-6"),
+            ),
+            Row(
+                Column("preferred_channel", css_class="col-md-6"),
+                Column("timezone", css_class="col-md-6"),
+            ),
+            "consent_sms",
+            "consent_email",
+        ),
+        Fieldset(
+            "Withdrawal risk factors",
+            Row(
+                Column(
+                    "sci_t6_or_above",
+                    "communication_difficulty",
+                    "prior_withdrawal",
+                    "prior_prealarm_symptoms",
+                    "caregiver_managed",
+                    css_class="col-md-6",
+                ),
+                Column(
+                    "cognitive_impairment",
+                    "transport_barrier",
+                    "hearing_impairment",
+                    "lives_in_care_facility",
+                    "oral_baclofen_bridge",
+                    css_class="col-md-6",
+                ),
+            ),
+        ),
+        "notes",
+    )
+
+
 class PatientForm(ContactRulesMixin, forms.Form):
     clinic = forms.ModelChoiceField(label="Clinic", queryset=Clinic.objects.none())
     mrn = _char(Patient, "mrn", help_text="The hospital's medical record number.")
@@ -167,60 +229,8 @@ class PatientForm(ContactRulesMixin, forms.Form):
             self.fixed_clinic = patient.clinic if patient is not None else clinics[0]
         else:
             self.fixed_clinic = None
-            self.fields["clinic"].queryset = Clinic.objects.filter(
-                pk__in=[c.pk for c in clinics]
-            ).order_by("name")
-        identity = [
-            Row(
-                Column("given_name", css_class="col-md-4"),
-                Column("family_name", css_class="col-md-4"),
-                Column("mrn", css_class="col-md-4"),
-            ),
-            Row(
-                Column("date_of_birth", css_class="col-md-4"),
-                Column("spasticity_origin", css_class="col-md-4"),
-            ),
-        ]
-        if "clinic" in self.fields:
-            identity.insert(0, "clinic")
-        self.helper = _helper(
-            Fieldset("Identity", *identity),
-            Fieldset(
-                "Contact and reminders",
-                Row(
-                    Column("phone", css_class="col-md-6"),
-                    Column("email", css_class="col-md-6"),
-                ),
-                Row(
-                    Column("preferred_channel", css_class="col-md-6"),
-                    Column("timezone", css_class="col-md-6"),
-                ),
-                "consent_sms",
-                "consent_email",
-            ),
-            Fieldset(
-                "Withdrawal risk factors",
-                Row(
-                    Column(
-                        "sci_t6_or_above",
-                        "communication_difficulty",
-                        "prior_withdrawal",
-                        "prior_prealarm_symptoms",
-                        "caregiver_managed",
-                        css_class="col-md-6",
-                    ),
-                    Column(
-                        "cognitive_impairment",
-                        "transport_barrier",
-                        "hearing_impairment",
-                        "lives_in_care_facility",
-                        "oral_baclofen_bridge",
-                        css_class="col-md-6",
-                    ),
-                ),
-            ),
-            "notes",
-        )
+            self.fields["clinic"].queryset = clinics_by_name(clinics)
+        self.helper = _patient_helper(with_clinic="clinic" in self.fields)
 
     @property
     def chosen_clinic(self) -> Clinic:
@@ -239,10 +249,7 @@ class PatientForm(ContactRulesMixin, forms.Form):
         clinic = self.fixed_clinic or data.get("clinic")
         if mrn and clinic is not None:
             data["mrn"] = mrn
-            taken = Patient.objects.filter(clinic=clinic, mrn=mrn)
-            if self.patient is not None:
-                taken = taken.exclude(pk=self.patient.pk)
-            if taken.exists():
+            if mrn_taken(clinic=clinic, mrn=mrn, patient=self.patient):
                 self.add_error("mrn", f"Another patient at {clinic.name} has MRN {mrn}.")
         return data
 
@@ -343,8 +350,7 @@ class PumpImplantForm(forms.Form):
     implanted_on = forms.DateField(label="Implant date", widget=DateInput())
     alarm_volume_ml = _alarm_volume(
         required=False,
-        help_text="Leave empty for the model's default. 2–5 mL; consider 4 mL after "
-        "symptoms before the alarm.",
+        help_text=f"Leave empty for the model's default. {ALARM_VOLUME_HELP}",
     )
     alarm_volume_ml.widget.attrs["placeholder"] = "Model default"
 
@@ -352,7 +358,7 @@ class PumpImplantForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.today = today
         self.replaces = replaces
-        self.fields["model"].queryset = PumpModel.objects.order_by("manufacturer", "model_number")
+        self.fields["model"].queryset = pump_models()
         if replaces is not None:
             self.fields["implanted_on"].label = "Replacement date"
             self.fields["implanted_on"].help_text = (
@@ -389,8 +395,7 @@ class PumpImplantForm(forms.Form):
     def clean(self):
         data = super().clean()
         model, serial = data.get("model"), data.get("serial_number")
-        taken = Pump.objects.filter(model=model, serial_number=serial)
-        if model is not None and serial and taken.exists():
+        if model is not None and serial and serial_taken(model=model, serial=serial):
             self.add_error(
                 "serial_number",
                 f"A {model.name} {model.model_number} with serial number {serial} is "
@@ -400,9 +405,7 @@ class PumpImplantForm(forms.Form):
 
 
 class PumpEditForm(forms.Form):
-    alarm_volume_ml = _alarm_volume(
-        required=True, help_text="2–5 mL; consider 4 mL after symptoms before the alarm."
-    )
+    alarm_volume_ml = _alarm_volume(required=True, help_text=ALARM_VOLUME_HELP)
     eri_on = forms.DateField(
         label="Elective replacement indicator (ERI) date",
         required=False,
