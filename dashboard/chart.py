@@ -133,10 +133,9 @@ def _polyline(points: tuple[Point, ...], scale: _Scale, css: str) -> str:
     return f'<polyline class="{css}" points="{coords}" fill="none"/>'
 
 
-def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGHT) -> str:
-    scale = _Scale(chart, width, height)
+def _description(chart: ReservoirChart) -> str:
+    """The gist for a screen reader: the window, the alarm volume and the projected dates."""
     zone = chart.zone
-    parts: list[str] = []
     desc = [
         f"Projected reservoir volume from {day_text(chart.start, zone)} "
         f"to {day_text(chart.end, zone)}.",
@@ -151,20 +150,25 @@ def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGH
     if chart.empty_at:
         desc.append(f"Projected empty {day_text(chart.empty_at, zone)}.")
     desc.extend(chart.extra_desc)
+    return " ".join(desc)
 
-    parts.append(
+
+def _frame(chart: ReservoirChart, scale: _Scale, width: int, height: int) -> list[str]:
+    """The <svg> opening, its title and description, and the plot background."""
+    return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="reservoir-chart" '
         f'viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="chart-title chart-desc" preserveAspectRatio="xMidYMid meet">'
-    )
-    parts.append(f'<title id="chart-title">{escape(chart.title)}</title>')
-    parts.append(f'<desc id="chart-desc">{escape(" ".join(desc))}</desc>')
-    parts.append(
+        f'aria-labelledby="chart-title chart-desc" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="chart-title">{escape(chart.title)}</title>',
+        f'<desc id="chart-desc">{escape(_description(chart))}</desc>',
         f'<rect class="chart-bg" x="{scale.x0}" y="{scale.y1}" '
-        f'width="{scale.x1 - scale.x0}" height="{scale.y0 - scale.y1}"/>'
-    )
+        f'width="{scale.x1 - scale.x0}" height="{scale.y0 - scale.y1}"/>',
+    ]
 
-    # Horizontal grid and volume axis.
+
+def _volume_axis(chart: ReservoirChart, scale: _Scale) -> list[str]:
+    """Horizontal grid lines and their mL labels, every 2, 4 or 5 mL by capacity."""
+    parts = []
     capacity = float(chart.capacity_ml)
     step = 5.0 if capacity > 20 else (2.0 if capacity <= 10 else 4.0)
     level = 0.0
@@ -179,76 +183,82 @@ def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGH
             f'text-anchor="end">{level:g} mL</text>'
         )
         level += step
+    return parts
 
-    # Time axis.
+
+def _time_axis(chart: ReservoirChart, scale: _Scale) -> list[str]:
+    parts = []
     for tick in _ticks(chart):
         x = scale.x(tick)
         parts.append(
             f'<line class="chart-grid" x1="{_num(x)}" y1="{scale.y1}" '
             f'x2="{_num(x)}" y2="{scale.y0}"/>'
         )
-        local = tick.astimezone(zone)
+        local = tick.astimezone(chart.zone)
         parts.append(
             f'<text class="chart-axis" x="{_num(x)}" y="{scale.y0 + 16}" '
             f'text-anchor="middle">{local.day} {_MONTHS[local.month - 1]}</text>'
         )
+    return parts
 
-    # Alarm and empty lines.
+
+def _alarm_and_empty_lines(chart: ReservoirChart, scale: _Scale) -> list[str]:
     y_alarm = scale.y(chart.alarm_ml)
-    parts.append(
+    y_empty = scale.y(chart.empty_ml)
+    return [
         f'<line class="chart-alarm" x1="{scale.x0}" y1="{_num(y_alarm)}" '
         f'x2="{scale.x1}" y2="{_num(y_alarm)}"><title>Low-reservoir alarm volume '
-        f"{chart.alarm_ml} mL</title></line>"
-    )
-    parts.append(
+        f"{chart.alarm_ml} mL</title></line>",
         f'<text class="chart-label chart-label-alarm" x="{scale.x1 - 4}" '
-        f'y="{_num(y_alarm - 5)}" text-anchor="end">alarm {chart.alarm_ml} mL</text>'
-    )
-    y_empty = scale.y(chart.empty_ml)
-    parts.append(
+        f'y="{_num(y_alarm - 5)}" text-anchor="end">alarm {chart.alarm_ml} mL</text>',
         f'<line class="chart-empty" x1="{scale.x0}" y1="{_num(y_empty)}" '
         f'x2="{scale.x1}" y2="{_num(y_empty)}"><title>Empty: the pump can no longer deliver '
-        f"({chart.empty_ml} mL)</title></line>"
-    )
-    # Left-aligned, so it never sits on the alarm label at the right edge.
-    parts.append(
+        f"({chart.empty_ml} mL)</title></line>",
+        # Left-aligned, so it never sits on the alarm label at the right edge.
         f'<text class="chart-label chart-label-empty" x="{scale.x0 + 4}" '
-        f'y="{_num(y_empty - 5)}" text-anchor="start">empty {chart.empty_ml} mL</text>'
-    )
+        f'y="{_num(y_empty - 5)}" text-anchor="start">empty {chart.empty_ml} mL</text>',
+    ]
 
-    # Earlier fills, faint: what each fill was expected to leave at the next refill.
-    for (t0, v0), (t1, v1) in chart.past_segments:
-        parts.append(
-            f'<line class="chart-past" x1="{_num(scale.x(t0))}" y1="{_num(scale.y(v0))}" '
-            f'x2="{_num(scale.x(t1))}" y2="{_num(scale.y(v1))}"/>'
-        )
 
-    parts.append(_polyline(chart.conservative, scale, "chart-conservative"))
-    parts.append(_polyline(chart.projection, scale, "chart-projection"))
+def _past_fills(chart: ReservoirChart, scale: _Scale) -> list[str]:
+    """Earlier fills, faint: what each fill was expected to leave at the next refill."""
+    return [
+        f'<line class="chart-past" x1="{_num(scale.x(t0))}" y1="{_num(scale.y(v0))}" '
+        f'x2="{_num(scale.x(t1))}" y2="{_num(scale.y(v1))}"/>'
+        for (t0, v0), (t1, v1) in chart.past_segments
+    ]
 
-    # Vertical markers, labels staggered so neighbours do not overlap.
+
+def _markers(chart: ReservoirChart, scale: _Scale) -> list[str]:
+    """Vertical markers, labels staggered so neighbours do not overlap."""
+    parts = []
     for index, marker in enumerate(sorted(chart.markers, key=lambda m: m.at)):
         if not scale.inside(marker.at):
             continue
         x = scale.x(marker.at)
         css = f"chart-marker chart-marker-{escape(marker.kind)}"
         label = escape(marker.label)
+        when = day_text(marker.at, chart.zone)
         parts.append(
             f'<line class="{css}" x1="{_num(x)}" y1="{scale.y1}" x2="{_num(x)}" '
-            f'y2="{scale.y0}"><title>{label}: {day_text(marker.at, zone)}</title></line>'
+            f'y2="{scale.y0}"><title>{label}: {when}</title></line>'
         )
         if marker.kind == "appointment":
             parts.append(
                 f'<path class="chart-appointment" d="M{_num(x)},{scale.y0} '
-                f'l-6,10 h12 z"><title>{label}: {day_text(marker.at, zone)}</title></path>'
+                f'l-6,10 h12 z"><title>{label}: {when}</title></path>'
             )
         y_label = scale.y0 + 32 + (index % 2) * 14
         parts.append(
             f'<text class="chart-marker-label chart-marker-label-{escape(marker.kind)}" '
             f'x="{_num(x)}" y="{y_label}" text-anchor="middle">{label}</text>'
         )
+    return parts
 
-    # Alarm and empty moments on the projection.
+
+def _alarm_and_empty_points(chart: ReservoirChart, scale: _Scale) -> list[str]:
+    """The alarm and empty moments on the projection."""
+    parts = []
     for when, ml, css, text in (
         (chart.conservative_alarm_at, chart.alarm_ml, "chart-point-conservative", "Conservative"),
         (chart.alarm_at, chart.alarm_ml, "chart-point-alarm", "Projected alarm"),
@@ -263,32 +273,53 @@ def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGH
         if when is not None and scale.inside(when):
             parts.append(
                 f'<circle class="{css}" cx="{_num(scale.x(when))}" cy="{_num(scale.y(ml))}" '
-                f'r="5"><title>{text}: {day_text(when, zone)}</title></circle>'
+                f'r="5"><title>{text}: {day_text(when, chart.zone)}</title></circle>'
             )
+    return parts
 
-    # Past refills: aspirated residual, and what was expected.
-    for mark in chart.residuals:
-        if not scale.inside(mark.at):
-            continue
-        x = scale.x(mark.at)
-        state = "flagged" if mark.flagged else "ok"
-        if mark.expected_ml is not None:
-            parts.append(
-                f'<line class="chart-gap chart-gap-{state}" x1="{_num(x)}" '
-                f'y1="{_num(scale.y(mark.expected_ml))}" x2="{_num(x)}" '
-                f'y2="{_num(scale.y(mark.actual_ml))}"/>'
-            )
-            parts.append(
-                f'<circle class="chart-expected" cx="{_num(x)}" '
-                f'cy="{_num(scale.y(mark.expected_ml))}" r="4"><title>Expected residual '
-                f"{mark.expected_ml} mL on {day_text(mark.at, zone)}</title></circle>"
-            )
-        flag_text = " (discrepancy flagged)" if mark.flagged else ""
+
+def _residual(mark: ResidualMark, scale: _Scale, zone: tzinfo) -> list[str]:
+    """A past refill: the aspirated residual, and what was expected with the gap between."""
+    parts = []
+    x = scale.x(mark.at)
+    state = "flagged" if mark.flagged else "ok"
+    on = day_text(mark.at, zone)
+    if mark.expected_ml is not None:
         parts.append(
-            f'<circle class="chart-residual chart-residual-{state}" cx="{_num(x)}" '
-            f'cy="{_num(scale.y(mark.actual_ml))}" r="5"><title>Residual aspirated '
-            f"{mark.actual_ml} mL on {day_text(mark.at, zone)}{flag_text}</title></circle>"
+            f'<line class="chart-gap chart-gap-{state}" x1="{_num(x)}" '
+            f'y1="{_num(scale.y(mark.expected_ml))}" x2="{_num(x)}" '
+            f'y2="{_num(scale.y(mark.actual_ml))}"/>'
         )
+        parts.append(
+            f'<circle class="chart-expected" cx="{_num(x)}" '
+            f'cy="{_num(scale.y(mark.expected_ml))}" r="4"><title>Expected residual '
+            f"{mark.expected_ml} mL on {on}</title></circle>"
+        )
+    flag_text = " (discrepancy flagged)" if mark.flagged else ""
+    parts.append(
+        f'<circle class="chart-residual chart-residual-{state}" cx="{_num(x)}" '
+        f'cy="{_num(scale.y(mark.actual_ml))}" r="5"><title>Residual aspirated '
+        f"{mark.actual_ml} mL on {on}{flag_text}</title></circle>"
+    )
+    return parts
 
+
+def render_svg(chart: ReservoirChart, *, width: int = WIDTH, height: int = HEIGHT) -> str:
+    """The chart, back to front: frame, axes, reference lines, fills, markers, points."""
+    scale = _Scale(chart, width, height)
+    parts = [
+        *_frame(chart, scale, width, height),
+        *_volume_axis(chart, scale),
+        *_time_axis(chart, scale),
+        *_alarm_and_empty_lines(chart, scale),
+        *_past_fills(chart, scale),
+        _polyline(chart.conservative, scale, "chart-conservative"),
+        _polyline(chart.projection, scale, "chart-projection"),
+        *_markers(chart, scale),
+        *_alarm_and_empty_points(chart, scale),
+    ]
+    for mark in chart.residuals:
+        if scale.inside(mark.at):
+            parts += _residual(mark, scale, chart.zone)
     parts.append("</svg>")
     return "".join(p for p in parts if p)

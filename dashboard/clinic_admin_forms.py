@@ -14,8 +14,8 @@ from django import forms
 from accounts.models import Role
 from patients.models import WEEKDAY_CHOICES, Clinic
 
-from .forms import TimeInput
-from .patient_forms import PHONE_MAX_TYPED, add_service_errors, timezone_choices
+from .forms.fields import TimeInput
+from .patient_forms.common import PHONE_MAX_TYPED, add_service_errors, timezone_choices
 
 __all__ = ["ClinicSettingsForm", "InviteForm", "MembershipForm", "add_service_errors"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import phonenumbers
@@ -56,9 +57,37 @@ def _printed(card: EmergencyCard) -> str:
     return f"{day_text(local)}, {local:%H:%M} ({card.timezone_name})"
 
 
-def emergency_card_pdf(card: EmergencyCard) -> bytes:
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+@dataclass(frozen=True)
+class _Styles:
+    heading: ParagraphStyle
+    body: ParagraphStyle
+    alert: ParagraphStyle  # white on red: what must not be missed
+    small: ParagraphStyle
+
+
+def _styles() -> _Styles:
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=11, leading=14)
+    return _Styles(
+        heading=ParagraphStyle("heading", parent=styles["Heading1"], fontSize=18, spaceAfter=4),
+        body=body,
+        alert=ParagraphStyle(
+            "alert",
+            parent=body,
+            textColor=colors.white,
+            backColor=colors.HexColor("#b02a37"),
+            borderPadding=(6, 6, 6, 6),
+            fontName="Helvetica-Bold",
+            fontSize=12,
+            leading=16,
+            alignment=TA_LEFT,
+        ),
+        small=ParagraphStyle("small", parent=body, fontSize=8.5, textColor=colors.HexColor("#555")),
+    )
+
+
+def _document(buffer: io.BytesIO, card: EmergencyCard) -> SimpleDocTemplate:
+    return SimpleDocTemplate(
         buffer,
         pagesize=A4,
         leftMargin=18 * mm,
@@ -68,75 +97,81 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         title=f"Emergency card — {card.patient_name}",
         author=card.clinic_name,
     )
-    styles = getSampleStyleSheet()
-    heading = ParagraphStyle("heading", parent=styles["Heading1"], fontSize=18, spaceAfter=4)
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=11, leading=14)
-    alert = ParagraphStyle(
-        "alert",
-        parent=body,
-        textColor=colors.white,
-        backColor=colors.HexColor("#b02a37"),
-        borderPadding=(6, 6, 6, 6),
-        fontName="Helvetica-Bold",
-        fontSize=12,
-        leading=16,
-        alignment=TA_LEFT,
-    )
-    small = ParagraphStyle("small", parent=body, fontSize=8.5, textColor=colors.HexColor("#555"))
 
-    story = [
-        Paragraph("Intrathecal baclofen pump — emergency card", heading),
+
+def _heading(card: EmergencyCard, style: _Styles) -> list:
+    """Who the card is for, and never to stop baclofen suddenly."""
+    return [
+        Paragraph("Intrathecal baclofen pump — emergency card", style.heading),
         Paragraph(
             f"<b>{escape(card.patient_name)}</b>, born {day_text(card.date_of_birth)}, "
             f"MRN {escape(card.mrn)}",
-            body,
+            style.body,
         ),
         Spacer(1, 6),
         Paragraph(
             "DO NOT STOP intrathecal baclofen suddenly. Withdrawal can be life-threatening. "
             "If any sign below appears, CALL THE CLINIC NOW or GO TO THE EMERGENCY DEPARTMENT.",
-            alert,
+            style.alert,
         ),
         Spacer(1, 10),
     ]
+
+
+def _stopped_and_empty_warnings(card: EmergencyCard, style: _Styles) -> list:
+    """The pump stopped (by its program or at end of service), or its reservoir empty."""
+    story = []
     if card.pump_stopped:
         story += [
-            Paragraph("The pump is stopped: it is not delivering baclofen.", alert),
+            Paragraph("The pump is stopped: it is not delivering baclofen.", style.alert),
             Spacer(1, 10),
         ]
     dates = card.dates
     if dates is not None and dates.stopped_line:
-        story += [Paragraph(escape(dates.stopped_line), alert), Spacer(1, 10)]
+        story += [Paragraph(escape(dates.stopped_line), style.alert), Spacer(1, 10)]
     if dates is not None and dates.empty is not None and dates.empty.passed:
         story += [
             Paragraph(
                 f"The reservoir may be empty: its projected empty date if the pump runs fast, "
                 f"{_when(dates.empty.when, card)}, has passed.",
-                alert,
+                style.alert,
             ),
             Spacer(1, 10),
         ]
-    flag = {
-        kind: _flag(getattr(dates, kind, None))
-        for kind in ("conservative_alarm", "alarm", "refill_by", "next_refill")
-    }
-    device_rows = []
-    if dates is not None and dates.eri is not None:
-        device_rows.append(
+    return story
+
+
+def _device_rows(card: EmergencyCard) -> list[list[str]]:
+    """ERI, end of service and the automatic shut-down, each with what today says of it."""
+    dates = card.dates
+    if dates is None:
+        return []
+    rows = []
+    if dates.eri is not None:
+        rows.append(
             ["ERI (elective replacement indicator)", _when(dates.eri.when, card) + _flag(dates.eri)]
         )
-    if dates is not None and dates.end_of_service is not None:
+    if dates.end_of_service is not None:
         eos = dates.end_of_service
-        device_rows.append(
+        rows.append(
             [
                 "End of service",
                 f"{_when(eos.when, card)} ({dates.end_of_service_basis}){_flag(eos)}",
             ]
         )
-    if dates is not None and dates.shutdown is not None:
-        device_rows.append(
+    if dates.shutdown is not None:
+        rows.append(
             ["Automatic shut-down", _when(dates.shutdown.when, card) + _flag(dates.shutdown)]
         )
+    return rows
+
+
+def _card_rows(card: EmergencyCard) -> list[list[str]]:
+    """The pump, drug, dose and dates table: label, value."""
+    flag = {
+        kind: _flag(getattr(card.dates, kind, None))
+        for kind in ("conservative_alarm", "alarm", "refill_by", "next_refill")
+    }
     rows = [
         ["Pump", card.pump_description],
         ["Serial number", card.pump_serial or "—"],
@@ -157,15 +192,22 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
         ],
         ["Refill by", _when(card.refill_by, card) + flag["refill_by"]],
         ["Next refill appointment", _when(card.next_refill_at, card) + flag["next_refill"]],
-        *device_rows,
+        *_device_rows(card),
         ["MRI precautions", card.mri_precautions or "—"],
         ["Clinic", card.clinic_name],
         ["Clinic phone", _phone(card.clinic_phone)],
     ]
     if card.after_hours_phone:
         rows.append(["After hours / pump team", _phone(card.after_hours_phone)])
+    return rows
+
+
+def _card_table(rows: list[list[str]], style: _Styles) -> Table:
     table = Table(
-        [[Paragraph(f"<b>{escape(k)}</b>", body), Paragraph(escape(v), body)] for k, v in rows],
+        [
+            [Paragraph(f"<b>{escape(k)}</b>", style.body), Paragraph(escape(v), style.body)]
+            for k, v in rows
+        ],
         colWidths=[55 * mm, None],
     )
     table.setStyle(
@@ -177,54 +219,69 @@ def emergency_card_pdf(card: EmergencyCard) -> bytes:
             ]
         )
     )
-    story += [table, Spacer(1, 12)]
-    signs = ListFlowable(
-        [ListItem(Paragraph(escape(sign), body), leftIndent=12) for sign in card.signs],
+    return table
+
+
+def _bullets(items, style: _Styles) -> ListFlowable:
+    return ListFlowable(
+        [ListItem(Paragraph(escape(item), style.body), leftIndent=12) for item in items],
         bulletType="bullet",
         start="•",
     )
-    story.append(
-        KeepTogether(
-            [
-                Paragraph("<b>Warning signs of baclofen withdrawal</b>", body),
-                Spacer(1, 4),
-                signs,
-                Spacer(1, 8),
-                Paragraph("<b>Signs of overdose (too much baclofen)</b>", body),
-                Spacer(1, 4),
-                ListFlowable(
-                    [
-                        ListItem(Paragraph(escape(sign), body), leftIndent=12)
-                        for sign in card.overdose_signs
-                    ],
-                    bulletType="bullet",
-                    start="•",
-                ),
-                Paragraph(
-                    "Overdose needs immediate care in a monitored setting: go to the emergency "
-                    "department.",
-                    body,
-                ),
-                Spacer(1, 8),
-                Paragraph(
-                    "Also call if the pump alarm sounds, or if a refill appointment is missed: "
-                    "rebook before the pump runs out.",
-                    body,
-                ),
-                Paragraph(
-                    "For emergency staff: confirm the date of the last and next pump refill and "
-                    "check for pump alarms. Contact the pump team above.",
-                    body,
-                ),
-            ]
-        )
+
+
+def _signs(card: EmergencyCard, style: _Styles) -> KeepTogether:
+    """Withdrawal and overdose signs and when to call, kept on one page."""
+    return KeepTogether(
+        [
+            Paragraph("<b>Warning signs of baclofen withdrawal</b>", style.body),
+            Spacer(1, 4),
+            _bullets(card.signs, style),
+            Spacer(1, 8),
+            Paragraph("<b>Signs of overdose (too much baclofen)</b>", style.body),
+            Spacer(1, 4),
+            _bullets(card.overdose_signs, style),
+            Paragraph(
+                "Overdose needs immediate care in a monitored setting: go to the emergency "
+                "department.",
+                style.body,
+            ),
+            Spacer(1, 8),
+            Paragraph(
+                "Also call if the pump alarm sounds, or if a refill appointment is missed: "
+                "rebook before the pump runs out.",
+                style.body,
+            ),
+            Paragraph(
+                "For emergency staff: confirm the date of the last and next pump refill and "
+                "check for pump alarms. Contact the pump team above.",
+                style.body,
+            ),
+        ]
     )
-    story += [
+
+
+def _footer(card: EmergencyCard, style: _Styles) -> list:
+    return [
         Spacer(1, 12),
         Paragraph(
             f"Printed {_printed(card)}. Dates change after each refill: carry the latest card.",
-            small,
+            style.small,
         ),
     ]
-    doc.build(story)
+
+
+def emergency_card_pdf(card: EmergencyCard) -> bytes:
+    """The card, top to bottom: heading, warnings, the table, the signs, when printed."""
+    buffer = io.BytesIO()
+    style = _styles()
+    story = [
+        *_heading(card, style),
+        *_stopped_and_empty_warnings(card, style),
+        _card_table(_card_rows(card), style),
+        Spacer(1, 12),
+        _signs(card, style),
+        *_footer(card, style),
+    ]
+    _document(buffer, card).build(story)
     return buffer.getvalue()

@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 from patients.models import Caregiver, Channel, Clinic, Patient, Pump
 from pumptrack.limits import FreeTextLengthValidator
 from refills.models import Appointment
+from refills.risk import Tier
 
 
 class NotificationKind(models.TextChoices):
@@ -199,6 +200,16 @@ class AlertState(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class AlertSeverity(models.IntegerChoices):
+    """How urgent an alert is: the withdrawal-risk tiers of refills.risk.Tier, same values,
+    so a tier and a severity compare and the board's tier words are these labels."""
+
+    LOW = Tier.LOW.value, "Low"
+    MODERATE = Tier.MODERATE.value, "Moderate"
+    HIGH = Tier.HIGH.value, "High"
+    CRITICAL = Tier.CRITICAL.value, "Critical"
+
+
 class Alert(models.Model):
     """A staff work-queue item. At most one unresolved alert per pump and kind."""
 
@@ -207,7 +218,7 @@ class Alert(models.Model):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=30, choices=AlertKind.choices)
     # The withdrawal-risk tier (refills.risk.Tier): 1 low, 2 moderate, 3 high, 4 critical.
-    severity = models.PositiveSmallIntegerField()
+    severity = models.PositiveSmallIntegerField(choices=AlertSeverity.choices)
     reasons = models.JSONField(default=list)
     # What the alert is about when the pump and kind are not enough (a refill, a message),
     # so an alert staff resolved is not raised again for the same thing.
@@ -274,7 +285,7 @@ class Alert(models.Model):
 
     @property
     def severity_label(self) -> str:
-        return {1: "Low", 2: "Moderate", 3: "High", 4: "Critical"}.get(self.severity, "?")
+        return dict(AlertSeverity.choices).get(self.severity, "?")
 
 
 class TemplateKind(models.TextChoices):

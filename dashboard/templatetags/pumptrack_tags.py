@@ -10,19 +10,20 @@ import phonenumbers
 from django import template
 from django.utils import dateformat, timezone
 
-from refills.risk import Tier
 from refills.validation import fmt
+from reminders.models import AlertSeverity
 
 register = template.Library()
 
 DAY_FORMAT = "D j M Y"
 TIME_FORMAT = "H:i"
 
+# A risk tier and an alert severity share their values and labels (AlertSeverity).
 TIER_CLASSES = {
-    Tier.CRITICAL: "text-bg-danger",
-    Tier.HIGH: "text-bg-warning",
-    Tier.MODERATE: "text-bg-info",
-    Tier.LOW: "text-bg-success",
+    AlertSeverity.CRITICAL: "text-bg-danger",
+    AlertSeverity.HIGH: "text-bg-warning",
+    AlertSeverity.MODERATE: "text-bg-info",
+    AlertSeverity.LOW: "text-bg-success",
 }
 
 
@@ -74,8 +75,9 @@ def clocktime(value, where=None) -> str:
 
 @register.filter
 def tier_label(value) -> str:
+    """'Critical' for a risk tier or alert severity of 4: the label of its choice."""
     try:
-        return Tier(int(value)).label
+        return AlertSeverity(int(value)).label
     except (TypeError, ValueError):
         return "Unknown"
 
@@ -83,7 +85,7 @@ def tier_label(value) -> str:
 @register.filter
 def tier_class(value) -> str:
     try:
-        return TIER_CLASSES[Tier(int(value))]
+        return TIER_CLASSES[AlertSeverity(int(value))]
     except (TypeError, ValueError, KeyError):
         return "text-bg-secondary"
 

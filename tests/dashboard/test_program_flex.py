@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from dashboard.forms import MAX_FLEX_STEPS, ProgramChangeForm, program_initial
+from dashboard.forms.programs import MAX_FLEX_STEPS, ProgramChangeForm, program_initial
 from refills.models import DosingMode, DrugProgram, FlexStep, Override, PumpForecast
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, staff
 

@@ -11,7 +11,8 @@ from accounts.models import Membership, Role
 from patients import services as patient_services
 from refills import services
 from refills.models import ReportKind
-from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve, start_of_day
+from reminders.alerts.actions import alert_acknowledge, alert_assign, alert_resolve
+from reminders.alerts.rules import start_of_day
 from reminders.models import Alert, Notification
 from tests.conftest import refill_input
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, pump_model, staff

@@ -20,7 +20,11 @@ HUGE = "x" * 2_000_000
 def form_classes():
     for module in (dashboard_forms, patient_forms, reminders_forms):
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, forms.BaseForm) and cls.__module__ == module.__name__:
+            # dashboard.forms is a package: its forms live in its submodules.
+            own = cls.__module__ == module.__name__ or cls.__module__.startswith(
+                module.__name__ + "."
+            )
+            if issubclass(cls, forms.BaseForm) and own:
                 yield cls
 
 

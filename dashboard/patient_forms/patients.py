@@ -1,0 +1,159 @@
+"""Registering and editing a patient."""
+
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Row
+from django import forms
+from django.core.exceptions import ValidationError
+
+from patients.models import (
+    Channel,
+    Clinic,
+    Patient,
+    SpasticityOrigin,
+)
+from pumptrack.limits import free_text_field
+
+from ..form_choices import clinics_by_name, mrn_taken
+from ..forms.fields import DateInput
+from .common import (
+    EARLIEST_BIRTH,
+    ContactRulesMixin,
+    boolean_field,
+    char_field,
+    form_helper,
+    phone_field,
+    timezone_choices,
+    timezone_field,
+)
+
+
+def _patient_helper(*, with_clinic: bool) -> FormHelper:
+    """Identity (with the clinic picker when there is a choice), contact, risk factors."""
+    identity = [
+        Row(
+            Column("given_name", css_class="col-md-4"),
+            Column("family_name", css_class="col-md-4"),
+            Column("mrn", css_class="col-md-4"),
+        ),
+        Row(
+            Column("date_of_birth", css_class="col-md-4"),
+            Column("spasticity_origin", css_class="col-md-4"),
+        ),
+    ]
+    if with_clinic:
+        identity.insert(0, "clinic")
+    return form_helper(
+        Fieldset("Identity", *identity),
+        Fieldset(
+            "Contact and reminders",
+            Row(
+                Column("phone", css_class="col-md-6"),
+                Column("email", css_class="col-md-6"),
+            ),
+            Row(
+                Column("preferred_channel", css_class="col-md-6"),
+                Column("timezone", css_class="col-md-6"),
+            ),
+            "consent_sms",
+            "consent_email",
+        ),
+        Fieldset(
+            "Withdrawal risk factors",
+            Row(
+                Column(
+                    "sci_t6_or_above",
+                    "communication_difficulty",
+                    "prior_withdrawal",
+                    "prior_prealarm_symptoms",
+                    "caregiver_managed",
+                    css_class="col-md-6",
+                ),
+                Column(
+                    "cognitive_impairment",
+                    "transport_barrier",
+                    "hearing_impairment",
+                    "lives_in_care_facility",
+                    "oral_baclofen_bridge",
+                    css_class="col-md-6",
+                ),
+            ),
+        ),
+        "notes",
+    )
+
+
+class PatientForm(ContactRulesMixin, forms.Form):
+    clinic = forms.ModelChoiceField(label="Clinic", queryset=Clinic.objects.none())
+    mrn = char_field(Patient, "mrn", help_text="The hospital's medical record number.")
+    given_name = char_field(Patient, "given_name")
+    family_name = char_field(Patient, "family_name")
+    date_of_birth = forms.DateField(label="Date of birth", widget=DateInput())
+    spasticity_origin = forms.ChoiceField(
+        label="Spasticity origin",
+        choices=SpasticityOrigin.choices,
+        help_text=Patient._meta.get_field("spasticity_origin").help_text,
+    )
+    phone = phone_field()
+    email = forms.EmailField(label="Email", required=False, max_length=254)
+    preferred_channel = forms.ChoiceField(label="Send reminders by", choices=Channel.choices)
+    consent_sms = boolean_field(Patient, "consent_sms")
+    consent_email = boolean_field(Patient, "consent_email")
+    timezone = timezone_field("Leave empty to use the clinic's time zone.")
+    sci_t6_or_above = boolean_field(Patient, "sci_t6_or_above")
+    communication_difficulty = boolean_field(Patient, "communication_difficulty")
+    prior_withdrawal = boolean_field(Patient, "prior_withdrawal")
+    cognitive_impairment = boolean_field(Patient, "cognitive_impairment")
+    transport_barrier = boolean_field(Patient, "transport_barrier")
+    hearing_impairment = boolean_field(Patient, "hearing_impairment")
+    lives_in_care_facility = boolean_field(Patient, "lives_in_care_facility")
+    caregiver_managed = boolean_field(Patient, "caregiver_managed")
+    prior_prealarm_symptoms = boolean_field(Patient, "prior_prealarm_symptoms")
+    oral_baclofen_bridge = boolean_field(Patient, "oral_baclofen_bridge")
+    notes = free_text_field(label="Notes", rows=3)
+
+    def __init__(self, *args, clinics=None, patient: Patient | None = None, **kwargs):
+        """`clinics`: where a new patient may be registered; `patient`: the one edited."""
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.fields["timezone"].choices = [("", "The clinic's time zone"), *timezone_choices()]
+        clinics = list(clinics or [])
+        if patient is not None or len(clinics) <= 1:
+            # Chosen for the user: their only clinic, or the edited patient's.
+            del self.fields["clinic"]
+            self.fixed_clinic = patient.clinic if patient is not None else clinics[0]
+        else:
+            self.fixed_clinic = None
+            self.fields["clinic"].queryset = clinics_by_name(clinics)
+        self.helper = _patient_helper(with_clinic="clinic" in self.fields)
+
+    @property
+    def chosen_clinic(self) -> Clinic:
+        return self.fixed_clinic or self.cleaned_data["clinic"]
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if born < EARLIEST_BIRTH:
+            raise ValidationError("Check the year of birth.")
+        return born
+
+    def clean(self):
+        data = super().clean()
+        self.check_channel(data)
+        mrn = (data.get("mrn") or "").strip()
+        clinic = self.fixed_clinic or data.get("clinic")
+        if mrn and clinic is not None:
+            data["mrn"] = mrn
+            if mrn_taken(clinic=clinic, mrn=mrn, patient=self.patient):
+                self.add_error("mrn", f"Another patient at {clinic.name} has MRN {mrn}.")
+        return data
+
+    def patient_fields(self) -> dict:
+        """The keyword arguments of patients.services.patient_create / patient_update."""
+        data = self.cleaned_data
+        return {name: data[name] for name in self.fields if name != "clinic"}
+
+
+def patient_initial(patient: Patient) -> dict:
+    return {name: getattr(patient, name) for name in PatientForm.base_fields if name != "clinic"}
