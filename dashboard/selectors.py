@@ -2,9 +2,12 @@
 
 Every clinical row is reached through accounts.access (patients_for / scoped),
 so another clinic's row is never returned. Lists read the stored forecast
-columns; the only forecast maths at read time is the refresh of the few rows
-whose ``reassess_at`` has passed (the sweep would have done it) and the one
-patient's chart.
+columns; the only forecast maths at read time is the one patient's chart.
+
+Reads never write: the reminder sweep keeps stored forecasts fresh
+(refills.services.forecast_reassess_due). Where a stored forecast's
+``reassess_at`` has passed, the pages say so beside the tier and show when the
+sweep last ran, instead of refreshing it on a GET.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.access import PERMISSIONS, clinics_for, role_in, scoped
@@ -33,7 +36,6 @@ from refills.models import (
 )
 from refills.policy import flow_accuracy_for, policy_value
 from refills.selectors import current_fill
-from refills.services import forecast_refresh
 from refills.validation import fmt
 
 from . import alerts as alert_source
@@ -41,9 +43,6 @@ from .chart import Marker, ReservoirChart, ResidualMark, render_svg
 from .dates import ShownDates, shown_dates
 
 logger = logging.getLogger(__name__)
-
-# How many stale tiers one page view may recompute before it says the sweep is behind.
-STALE_REFRESH_LIMIT = 100
 
 
 # --------------------------------------------------------------------------- access
@@ -138,27 +137,14 @@ def _group_case(clinics: list[Clinic], now: dt.datetime) -> Case:
     return Case(*whens, default=Value("later"), output_field=CharField())
 
 
-def board_refresh_stale(user: User, *, now: dt.datetime | None = None) -> tuple[list[int], int]:
-    """Re-tier the user's pumps whose reassess moment has passed (or that have no forecast).
-
-    The sweep normally does this; when the worker or beat is down the board
-    must not show yesterday's tier. Returns the refreshed pump ids and how many
-    stale rows were left for lack of time (a sign the sweep is far behind).
-    """
-    now = now or timezone.now()
-    active = scoped(user, Pump.objects.filter(status=PumpStatus.ACTIVE), "patient__clinic")
-    stale = list(
-        active.filter(Q(forecast__reassess_at__lte=now) | Q(forecast__isnull=True))
-        .order_by("pk")
-        .values_list("pk", flat=True)[: STALE_REFRESH_LIMIT + 1]
+def _recheck_due(now: dt.datetime) -> Case:
+    """True where the stored tier's reassess moment has passed: the sweep has not yet
+    re-tiered it, and the page says so rather than refreshing it on a GET."""
+    return Case(
+        When(reassess_at__lte=now, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
     )
-    left = max(0, len(stale) - STALE_REFRESH_LIMIT)
-    refreshed = stale[:STALE_REFRESH_LIMIT]
-    for pump_id in refreshed:
-        forecast_refresh(pump=Pump(pk=pump_id), now=now)
-    if refreshed:
-        logger.info("board re-tiered %d stale forecasts: pump ids %s", len(refreshed), refreshed)
-    return refreshed, left
 
 
 def board_queryset(
@@ -173,7 +159,7 @@ def board_queryset(
     )
     qs = qs.select_related(
         "pump__patient__clinic", "pump__model", "next_refill_appointment"
-    ).annotate(due_group=_group_case(clinics, now))
+    ).annotate(due_group=_group_case(clinics, now), recheck_due=_recheck_due(now))
     qs = alert_source.annotate_open_alerts(qs, pump_path="pump")
     qs = _apply_search(qs, filters.q)
     if filters.tier:
@@ -210,6 +196,11 @@ def board_group_counts(qs: QuerySet[PumpForecast]) -> dict[str, int]:
     for row in qs.order_by().values("due_group").annotate(n=Count("pk")):
         counts[row["due_group"]] = row["n"]
     return counts
+
+
+def board_recheck_due_count(qs: QuerySet[PumpForecast]) -> int:
+    """How many of the board's rows show a tier whose reassess moment has passed (one query)."""
+    return qs.order_by().filter(recheck_due=True).count()
 
 
 def pump_models() -> list[PumpModel]:
@@ -301,6 +292,9 @@ class PatientPage:
     clock_change: ClockChange | None = None
     # Each date shown, flagged when passed in the clinic's today or beyond end of service.
     dates: ShownDates | None = None
+    # The stored tier's reassess moment has passed and the sweep has not re-tiered it yet.
+    recheck_due: bool = False
+    last_sweep_at: dt.datetime | None = None
 
 
 REFILL_HISTORY_LIMIT = 12
@@ -312,14 +306,9 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
     pumps = list(patient.pumps.select_related("model", "forecast").order_by("-implanted_on"))
     pump = next((p for p in pumps if p.status == PumpStatus.ACTIVE), None)
     forecast = getattr(pump, "forecast", None) if pump else None
-    if (
-        pump is not None
-        and forecast is not None
-        and forecast.reassess_at
-        and (forecast.reassess_at <= now)
-    ):
-        # The worker is behind: the page tells today's truth, not the stored one.
-        forecast = forecast_refresh(pump=pump, now=now)
+    # The sweep re-tiers a forecast once its reassess moment passes; until it has, the
+    # page says the tier is due for a re-check (a GET never writes).
+    recheck_due = bool(forecast and forecast.reassess_at and forecast.reassess_at <= now)
     program = None
     if pump is not None:
         program = (
@@ -359,6 +348,8 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         history=patient_history(patient, pump_ids),
         clock_change=clock_change_notice(pump, program, now=now) if pump else None,
         dates=pump_dates(pump, forecast, now=now) if pump else None,
+        recheck_due=recheck_due,
+        last_sweep_at=alert_source.last_sweep_at() if recheck_due else None,
     )
 
 

@@ -112,7 +112,6 @@ def _service_error_text(exc: ValidationError) -> list[str]:
 @login_required
 def board(request):
     now = timezone.now()
-    _, left_stale = selectors.board_refresh_stale(request.user, now=now)
     clinics = selectors.user_clinics(request.user)
     models = selectors.pump_models()
     form = forms.BoardFilterForm(request.GET or None, pump_models=models)
@@ -129,6 +128,7 @@ def board(request):
         request.user, replace(filters, group=""), clinics=clinics, now=now
     )
     counts = selectors.board_group_counts(any_group)
+    recheck_due = selectors.board_recheck_due_count(any_group)
     rows = selectors.board_queryset(request.user, filters, clinics=clinics, now=now)
     page = Paginator(rows, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -150,7 +150,11 @@ def board(request):
             "filtered": filters != selectors.BoardFilters(),
             "query": query.urlencode(),
             "chip_query": chip_query.urlencode(),
-            "left_stale": left_stale,
+            # Tiers whose reassess moment passed before the sweep re-tiered them: said, not
+            # refreshed here (a GET never writes).
+            "recheck_due": recheck_due,
+            # The same value the stale-sweep banner's context processor gives, for every board.
+            "last_sweep_at": alert_source.last_sweep_at(),
             "clinics": clinics,
         },
     )
