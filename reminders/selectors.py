@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import scoped
+from patients.models import Clinic, Patient
 from reminders import conf
 from reminders.models import (
     Alert,
@@ -37,6 +38,12 @@ def sweep_is_stale(*, now: dt.datetime | None = None) -> bool:
     """True when no complete sweep finished within two intervals (the dashboard banner)."""
     age = sweep_age(now=now)
     return age is None or age > conf.stale_after()
+
+
+def clinics_of_phone(phone: str) -> set[Clinic]:
+    """The clinics of every patient with this phone number (the SMS auto-reply names one
+    clinic only when there is exactly one)."""
+    return {p.clinic for p in Patient.objects.filter(phone=phone).select_related("clinic")}
 
 
 def notifications_for_patient(*, patient_id: int, limit: int = 100) -> QuerySet[Notification]:

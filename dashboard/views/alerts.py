@@ -14,7 +14,8 @@ from accounts.access import allowed_actions
 from accounts.decorators import rows, staff_view
 
 from .. import alerts as alert_source
-from .. import forms, selectors
+from .. import forms
+from ..selectors.clinics import members_for_assignment, user_clinics
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,9 @@ logger = logging.getLogger(__name__)
 def alert_inbox(request):
     show = "resolved" if request.GET.get("show") == "resolved" else "open"
     groups = alert_source.inbox(request.user, show=show)
-    clinics = selectors.user_clinics(request.user)
+    clinics = user_clinics(request.user)
     acting = {c.pk for c in clinics if "act_on_alerts" in allowed_actions(request.user, c)}
-    assignees = {c.pk: list(selectors.members_for_assignment(c)) for c in clinics if c.pk in acting}
+    assignees = {c.pk: list(members_for_assignment(c)) for c in clinics if c.pk in acting}
     return render(
         request,
         "dashboard/alerts.html",
@@ -69,7 +70,7 @@ def alert_acknowledge(request, alert, allowed):
 @staff_view("act_on_alerts", scope=ALERTS)
 def alert_assign(request, alert, allowed):
     clinic = alert.clinic
-    form = forms.AssignForm(request.POST, assignees=selectors.members_for_assignment(clinic))
+    form = forms.AssignForm(request.POST, assignees=members_for_assignment(clinic))
     if not form.is_valid():
         messages.error(request, "Choose who to assign the alert to.")
         return _back_to_inbox(request)

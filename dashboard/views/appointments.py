@@ -15,8 +15,9 @@ from accounts.decorators import staff_view
 from refills import services
 from refills.models import AppointmentKind, AppointmentStatus, RefillByReason
 
-from .. import forms, selectors
+from .. import forms
 from ..scheduling import ClinicHours, latest_safe_start
+from ..selectors.patient import stored_forecast
 from .common import APPOINTMENTS, _active_pump_or_404, _run_service, _service_error_text, _when
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def appointment_create(request, patient, allowed):
     pump = _active_pump_or_404(patient)
     zone = patient.clinic.tz
-    forecast = selectors.stored_forecast(pump)
+    forecast = stored_forecast(pump)
     initial = {"kind": AppointmentKind.REFILL, "duration_minutes": 30}
     proposal = None
     if forecast is not None and forecast.refill_by is not None:
@@ -94,7 +95,7 @@ def appointment_reschedule(request, appointment, allowed):
     zone = patient.clinic.tz
     local = timezone.localtime(appointment.scheduled_start, zone)
     initial = {"day": local.date(), "time": local.time().replace(second=0, microsecond=0)}
-    forecast = selectors.stored_forecast(appointment.pump)
+    forecast = stored_forecast(appointment.pump)
     if request.method == "POST":
         form = forms.RescheduleForm(request.POST, zone=zone, initial=initial)
         if form.is_valid():

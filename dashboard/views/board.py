@@ -11,7 +11,17 @@ from django.utils import timezone
 from accounts.decorators import staff_view
 
 from .. import alerts as alert_source
-from .. import forms, selectors
+from .. import forms
+from ..selectors.board import (
+    GROUP_SHORT_LABELS,
+    GROUPS,
+    BoardFilters,
+    board_group_counts,
+    board_queryset,
+    board_recheck_due_count,
+    pump_models,
+)
+from ..selectors.clinics import user_clinics
 
 BOARD_PAGE_SIZE = 25
 
@@ -19,11 +29,11 @@ BOARD_PAGE_SIZE = 25
 @staff_view(scope=None)
 def board(request):
     now = timezone.now()
-    clinics = selectors.user_clinics(request.user)
-    models = selectors.pump_models()
+    clinics = user_clinics(request.user)
+    models = pump_models()
     form = forms.BoardFilterForm(request.GET or None, pump_models=models)
     data = form.cleaned_data if form.is_valid() else {}
-    filters = selectors.BoardFilters(
+    filters = BoardFilters(
         tier=data.get("tier"),
         group=data.get("group") or "",
         pump_model=data.get("pump_model"),
@@ -31,12 +41,10 @@ def board(request):
         q=(data.get("q") or "").strip(),
     )
     # The chips count every group under the other filters, so each count is what its link shows.
-    any_group = selectors.board_queryset(
-        request.user, replace(filters, group=""), clinics=clinics, now=now
-    )
-    counts = selectors.board_group_counts(any_group)
-    recheck_due = selectors.board_recheck_due_count(any_group)
-    rows = selectors.board_queryset(request.user, filters, clinics=clinics, now=now)
+    any_group = board_queryset(request.user, replace(filters, group=""), clinics=clinics, now=now)
+    counts = board_group_counts(any_group)
+    recheck_due = board_recheck_due_count(any_group)
+    rows = board_queryset(request.user, filters, clinics=clinics, now=now)
     page = Paginator(rows, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -49,12 +57,12 @@ def board(request):
         {
             "form": form,
             "page": page,
-            "groups": selectors.GROUPS,
-            "group_labels": selectors.GROUP_SHORT_LABELS,
+            "groups": GROUPS,
+            "group_labels": GROUP_SHORT_LABELS,
             "counts": counts,
             "total": sum(counts.values()),
             "filters": filters,
-            "filtered": filters != selectors.BoardFilters(),
+            "filtered": filters != BoardFilters(),
             "query": query.urlencode(),
             "chip_query": chip_query.urlencode(),
             # Tiers whose reassess moment passed before the sweep re-tiered them: said, not

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from accounts.decorators import WHERE_ALLOWED, staff_view
 
-from .. import forms, selectors
+from .. import forms
+from ..selectors.calendar import appointments_between, refills_due_by_week
+from ..selectors.clinics import clinic_today
 
 
 @staff_view("view_clinical", scope=WHERE_ALLOWED, refusal="You are not a member of any clinic.")
@@ -22,7 +24,7 @@ def calendar(request, clinics):
         if clinic is None:
             raise Http404("No such clinic.")
     zone = clinic.tz
-    today = selectors.clinic_today(clinic)
+    today = clinic_today(clinic)
     try:
         day = dt.date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
     except ValueError:
@@ -36,13 +38,13 @@ def calendar(request, clinics):
         first, days = day - dt.timedelta(days=day.weekday()), 7
     start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
     end = dt.datetime.combine(first + dt.timedelta(days=days), dt.time.min, tzinfo=zone)
-    appointments = selectors.appointments_between(request.user, start, end, clinic=clinic)
+    appointments = appointments_between(request.user, start, end, clinic=clinic)
     by_day: dict[dt.date, list] = {first + dt.timedelta(days=i): [] for i in range(days)}
     for appointment in appointments:
         by_day.setdefault(timezone.localtime(appointment.scheduled_start, zone).date(), []).append(
             appointment
         )
-    overdue, weeks = selectors.refills_due_by_week(request.user, clinic=clinic, today=today)
+    overdue, weeks = refills_due_by_week(request.user, clinic=clinic, today=today)
     step = dt.timedelta(days=days)
     return render(
         request,

@@ -11,15 +11,17 @@ from django.http import Http404
 from accounts.decorators import rows
 from refills import services
 
-from .. import forms, selectors
+from .. import forms
+from ..selectors.patient import active_pump
+from ..selectors.records import APPOINTMENT_ROWS
 from ..templatetags.pumptrack_tags import daytime
 
 # An appointment named by the URL, through the access gate (another clinic's: 404).
-APPOINTMENTS = rows(selectors.APPOINTMENT_ROWS, "patient__clinic", id_kwarg="appointment_id")
+APPOINTMENTS = rows(APPOINTMENT_ROWS, "patient__clinic", id_kwarg="appointment_id")
 
 
 def _active_pump_or_404(patient):
-    pump = selectors.active_pump(patient)
+    pump = active_pump(patient)
     if pump is None:
         raise Http404("This patient has no active pump.")
     return pump

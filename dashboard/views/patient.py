@@ -11,8 +11,10 @@ from django.utils import timezone
 from accounts.decorators import staff_view
 from refills.models import RefillByReason
 
-from .. import selectors
 from ..pdf import emergency_card_pdf
+from ..selectors.card import emergency_card as card_for
+from ..selectors.chart import reservoir_chart
+from ..selectors.patient import patient_page, patient_reports
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +22,10 @@ logger = logging.getLogger(__name__)
 @staff_view()
 def patient_detail(request, patient, allowed):
     now = timezone.now()
-    page = selectors.patient_page(patient, now=now)
+    page = patient_page(patient, now=now)
     chart = None
     if page.pump is not None:
-        chart = selectors.reservoir_chart(
-            page.pump, page.forecast, page.refills, page.upcoming, now=now
-        )
+        chart = reservoir_chart(page.pump, page.forecast, page.refills, page.upcoming, now=now)
     return render(
         request,
         "dashboard/patient.html",
@@ -36,7 +36,7 @@ def patient_detail(request, patient, allowed):
             "chart": chart,
             "tz": patient.clinic.tz,
             "refill_by_reasons": dict(RefillByReason.choices),
-            "reports": selectors.patient_reports(patient),
+            "reports": patient_reports(patient),
             "now": now,
         },
     )
@@ -44,13 +44,13 @@ def patient_detail(request, patient, allowed):
 
 @staff_view()
 def emergency_card(request, patient, allowed):
-    card = selectors.emergency_card(patient)
+    card = card_for(patient)
     return render(request, "dashboard/emergency_card.html", {"card": card, "patient": patient})
 
 
 @staff_view()
 def emergency_card_pdf_view(request, patient, allowed):
-    card = selectors.emergency_card(patient)
+    card = card_for(patient)
     logger.info("emergency card PDF for patient %s by user %s", patient.pk, request.user.pk)
     response = HttpResponse(emergency_card_pdf(card), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="emergency-card-{patient.pk}.pdf"'

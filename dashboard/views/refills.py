@@ -14,8 +14,10 @@ from accounts.decorators import staff_view
 from refills import services
 from refills.models import Appointment, RefillByReason
 
-from .. import forms, selectors
+from .. import forms
 from ..scheduling import ClinicHours, latest_safe_start
+from ..selectors.patient import clock_change_notice, current_program, stored_forecast
+from ..selectors.records import patient_appointment, patient_refill
 from .common import _active_pump_or_404, _run_service, _service_error_text
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def _refill_form(request, patient, pump, program, data=None):
 @staff_view("record_refill")
 def refill_create(request, patient, allowed):
     pump = _active_pump_or_404(patient)
-    program = selectors.current_program(pump)
+    program = current_program(pump)
     appointment = _refill_appointment(request, patient)
     if request.method == "POST":
         form = _refill_form(request, patient, pump, program, request.POST)
@@ -73,9 +75,9 @@ def refill_create(request, patient, allowed):
             "program": program,
             "form": form,
             "appointment": appointment,
-            "forecast": selectors.stored_forecast(pump),
+            "forecast": stored_forecast(pump),
             "tz": patient.clinic.tz,
-            "clock_change": selectors.clock_change_notice(pump, program),
+            "clock_change": clock_change_notice(pump, program),
             "now": timezone.now(),
         },
     )
@@ -85,7 +87,7 @@ def _refill_appointment(request, patient) -> Appointment | None:
     raw = request.GET.get("appointment") or request.POST.get("appointment")
     if not raw:
         return None
-    return selectors.patient_appointment(request.user, patient, raw)
+    return patient_appointment(request.user, patient, raw)
 
 
 @require_POST
@@ -93,7 +95,7 @@ def _refill_appointment(request, patient) -> Appointment | None:
 def refill_preview(request, patient, allowed):
     """The live preview: an HTML fragment computed by refills.services.refill_preview."""
     pump = _active_pump_or_404(patient)
-    program = selectors.current_program(pump)
+    program = current_program(pump)
     form = _refill_form(request, patient, pump, program, request.POST)
     form.is_valid()  # cleaned_data holds whatever parsed; the preview says what is missing.
     data = form.refill_input()
@@ -116,8 +118,8 @@ def refill_preview(request, patient, allowed):
 
 @staff_view("view_clinical")
 def refill_saved(request, patient, allowed, refill_id: int):
-    refill = selectors.patient_refill(request.user, patient, refill_id)
-    forecast = selectors.stored_forecast(refill.pump)
+    refill = patient_refill(request.user, patient, refill_id)
+    forecast = stored_forecast(refill.pump)
     proposal = None
     if forecast is not None and forecast.refill_by is not None:
         proposal = latest_safe_start(
@@ -156,7 +158,7 @@ def _program_write(form, write):
 @staff_view("change_program")
 def program_change(request, patient, allowed):
     pump = _active_pump_or_404(patient)
-    program = selectors.current_program(pump)
+    program = current_program(pump)
     if program is None:
         messages.info(request, "Record the first refill with its daily dose before reprogramming.")
         return redirect("dashboard:refill_create", patient_id=patient.pk)
