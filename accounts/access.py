@@ -102,6 +102,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+def allowed_actions(user: User, clinic: Clinic) -> frozenset[str]:
+    """Every action of PERMISSIONS the user may take at the clinic (1 query)."""
+    role = role_in(user, clinic)
+    if role is None:
+        return frozenset()
+    return frozenset(action for action, roles in PERMISSIONS.items() if role in roles)
+
+
 def can(user: User, action: str, clinic: Clinic) -> bool:
     role = role_in(user, clinic)
     return role is not None and role in PERMISSIONS[action]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 
-from accounts.access import get_scoped, scoped
+from accounts.access import scoped
 from refills.risk import Tier
 from reminders import selectors as reminder_selectors
 from reminders import services as reminder_services
@@ -60,17 +60,8 @@ def critical_alerts_for(user) -> list[Alert]:
     )
 
 
-def get_alert(user, alert_id: int) -> Alert:
-    return get_scoped(
-        user,
-        Alert.objects.select_related("clinic", "patient", "pump", "assignee"),
-        "clinic",
-        alert_id,
-    )
-
-
-def alert_clinic(alert: Alert):
-    return alert.clinic
+# An alert with what its pages show, for the access gate (accounts.decorators.rows).
+ALERTS = Alert.objects.select_related("clinic", "patient", "pump", "assignee")
 
 
 def acknowledge(alert: Alert, *, by) -> None:

@@ -3,7 +3,7 @@ the message templates (reminders/pages.py).
 
 Thin like the other dashboard views: the clinic is reached through the access gate
 (accounts.access.clinic_for: another clinic's id is a 404), the role through
-`_require(..., "manage_clinic", ...)` (any other role: 403), a staff member through
+`@staff_view("manage_clinic", ...)` (any other role: 403), a staff member through
 accounts.selectors.clinic_membership (a membership of another clinic: 404). Writes
 go through patients.services and accounts.services, which record the acting user
 in the audit trail.
@@ -12,70 +12,58 @@ in the audit trail.
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as staff_selectors
 from accounts import services as staff_services
-from accounts.access import clinic_for, clinics_where
+from accounts.decorators import CLINIC, WHERE_ALLOWED, Scope, staff_view
 from patients import services as patient_services
 
 from . import clinic_admin_forms as forms
-from .views import _require
 
 logger = logging.getLogger(__name__)
 
 EMAIL_FAILED = "The email could not be sent, so nothing was changed. Try again in a few minutes."
 
 
-def clinic_admin_view(view):
-    """The clinic through the access gate (404), a manager's role there (403), clinic time."""
+class _Member(Scope):
+    """A staff member of the clinic the URL names: the clinic through the access gate
+    (another clinic's: 404), the manager's role there (403), then one of its memberships
+    (another clinic's: 404)."""
 
-    @login_required
-    @wraps(view)
-    def wrapper(request, clinic_id: int, *args, **kwargs):
-        clinic = clinic_for(request.user, clinic_id)
-        _require(request.user, "manage_clinic", clinic)
-        with timezone.override(clinic.tz):
-            return view(request, clinic, *args, **kwargs)
+    def resolve(self, request, kwargs, action):
+        return CLINIC.resolve(request, kwargs, action)
 
-    return wrapper
+    def within(self, request, clinic, kwargs):
+        membership = staff_selectors.clinic_membership(
+            clinic=clinic, membership_id=kwargs.pop("membership_id")
+        )
+        return clinic, membership
 
 
-def member_view(view):
-    """As clinic_admin_view, plus one membership of that clinic (another clinic's: 404)."""
-
-    @clinic_admin_view
-    @wraps(view)
-    def wrapper(request, clinic, membership_id: int, *args, **kwargs):
-        membership = staff_selectors.clinic_membership(clinic=clinic, membership_id=membership_id)
-        return view(request, clinic, membership, *args, **kwargs)
-
-    return wrapper
+MEMBER = _Member()
 
 
 def _base_url(request) -> str:
     return request.build_absolute_uri("/")
 
 
-@login_required
-def clinic_admin_home(request):
-    clinics = list(clinics_where(request.user, "manage_clinic"))
-    if not clinics:
-        raise PermissionDenied("Only clinic managers administer a clinic.")
+@staff_view(
+    "manage_clinic", scope=WHERE_ALLOWED, refusal="Only clinic managers administer a clinic."
+)
+def clinic_admin_home(request, clinics):
     if len(clinics) == 1:
         return redirect("dashboard:clinic_settings", clinic_id=clinics[0].pk)
     return render(request, "dashboard/clinic_admin/home.html", {"clinics": clinics})
 
 
-@clinic_admin_view
-def clinic_settings(request, clinic):
+@staff_view("manage_clinic", scope=CLINIC)
+def clinic_settings(request, clinic, allowed):
     initial = forms.initial_settings(clinic)
     if request.method == "POST":
         form = forms.ClinicSettingsForm(request.POST, initial=initial)
@@ -100,8 +88,8 @@ def clinic_settings(request, clinic):
     )
 
 
-@clinic_admin_view
-def clinic_staff(request, clinic):
+@staff_view("manage_clinic", scope=CLINIC)
+def clinic_staff(request, clinic, allowed):
     if request.method == "POST":
         form = forms.InviteForm(request.POST)
         if form.is_valid():
@@ -136,8 +124,9 @@ def clinic_staff(request, clinic):
     )
 
 
-@member_view
-def staff_member(request, clinic, membership):
+@staff_view("manage_clinic", scope=MEMBER)
+def staff_member(request, member, allowed):
+    clinic, membership = member
     initial = {"role": membership.role, "receives_escalations": membership.receives_escalations}
     if request.method == "POST":
         form = forms.MembershipForm(request.POST, initial=initial)
@@ -179,8 +168,9 @@ def _refused(request, clinic, membership, exc: ValidationError):
 
 
 @require_POST
-@member_view
-def staff_deactivate(request, clinic, membership):
+@staff_view("manage_clinic", scope=MEMBER)
+def staff_deactivate(request, member, allowed):
+    clinic, membership = member
     try:
         staff_services.membership_deactivate(membership=membership, by=request.user)
     except ValidationError as exc:
@@ -194,8 +184,9 @@ def staff_deactivate(request, clinic, membership):
 
 
 @require_POST
-@member_view
-def staff_two_factor_reset(request, clinic, membership):
+@staff_view("manage_clinic", scope=MEMBER)
+def staff_two_factor_reset(request, member, allowed):
+    clinic, membership = member
     try:
         staff_services.staff_two_factor_reset(
             membership=membership, by=request.user, base_url=_base_url(request)

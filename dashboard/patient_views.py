@@ -9,50 +9,25 @@ the permission gets a 403.
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.access import clinics_where, get_scoped
+from accounts.decorators import WHERE_ALLOWED, rows, staff_view
 from patients import services as patient_services
-from patients.models import Caregiver, Pump, PumpStatus
+from patients.models import Pump, PumpStatus
 from refills import services as refill_services
-from refills.models import AppointmentStatus, PumpReport, ReportKind
-from refills.risk import Tier
-from reminders.models import Alert, AlertState
 
 from . import patient_forms as forms
-from . import selectors
+from .selectors import records
+from .selectors.clinics import clinic_today
+from .selectors.patient import URGENT_REPORTS, active_pump
 from .templatetags.pumptrack_tags import daytime
-from .views import _active_pump_or_404, _require, patient_view
+from .views.common import _active_pump_or_404
 
 logger = logging.getLogger(__name__)
-
-URGENT_REPORTS = {ReportKind.CRITICAL_ALARM, ReportKind.WITHDRAWAL_SYMPTOMS}
-
-
-def scoped_view(queryset, clinic_path: str, action: str, *, id_kwarg: str):
-    """Fetch a row through the access gate, check the role, work in its clinic's time."""
-
-    def decorator(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            row = get_scoped(request.user, queryset.all(), clinic_path, kwargs.pop(id_kwarg))
-            clinic = row
-            for part in clinic_path.split("__"):
-                clinic = getattr(clinic, part)
-            allowed = _require(request.user, action, clinic)
-            with timezone.override(clinic.tz):
-                return view(request, row, allowed, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def _not_saved(request, what: str) -> None:
@@ -62,11 +37,12 @@ def _not_saved(request, what: str) -> None:
 # --------------------------------------------------------------------------- patients
 
 
-@login_required
-def patient_create(request):
-    clinics = list(clinics_where(request.user, "edit_patient"))
-    if not clinics:
-        raise PermissionDenied("Your role does not allow registering patients.")
+@staff_view(
+    "edit_patient",
+    scope=WHERE_ALLOWED,
+    refusal="Your role does not allow registering patients.",
+)
+def patient_create(request, clinics):
     data = request.POST if request.method == "POST" else None
     form = forms.PatientForm(data, clinics=clinics)
     if data is not None:
@@ -93,7 +69,7 @@ def patient_create(request):
     )
 
 
-@patient_view("edit_patient")
+@staff_view("edit_patient")
 def patient_edit(request, patient, allowed):
     initial = forms.patient_initial(patient)
     if request.method == "POST":
@@ -127,7 +103,7 @@ def patient_edit(request, patient, allowed):
 # --------------------------------------------------------------------------- caregivers
 
 
-@patient_view("edit_patient")
+@staff_view("edit_patient")
 def caregiver_create(request, patient, allowed):
     if request.method == "POST":
         form = forms.CaregiverForm(request.POST)
@@ -157,10 +133,10 @@ def caregiver_create(request, patient, allowed):
     )
 
 
-CAREGIVERS = Caregiver.objects.select_related("patient__clinic")
+CAREGIVERS = rows(records.CAREGIVER_ROWS, "patient__clinic", id_kwarg="caregiver_id")
 
 
-@scoped_view(CAREGIVERS, "patient__clinic", "edit_patient", id_kwarg="caregiver_id")
+@staff_view("edit_patient", scope=CAREGIVERS)
 def caregiver_edit(request, caregiver, allowed):
     patient = caregiver.patient
     initial = forms.caregiver_initial(caregiver)
@@ -191,7 +167,7 @@ def caregiver_edit(request, caregiver, allowed):
     )
 
 
-@scoped_view(CAREGIVERS, "patient__clinic", "edit_patient", id_kwarg="caregiver_id")
+@staff_view("edit_patient", scope=CAREGIVERS)
 def caregiver_remove(request, caregiver, allowed):
     patient = caregiver.patient
     if request.method == "POST":
@@ -213,7 +189,7 @@ def caregiver_remove(request, caregiver, allowed):
 
 
 def _pump_form_page(request, patient, *, replaces: Pump | None):
-    today = selectors.clinic_today(patient.clinic)
+    today = clinic_today(patient.clinic)
     if request.method == "POST":
         form = forms.PumpImplantForm(request.POST, today=today, replaces=replaces)
         if form.is_valid():
@@ -257,7 +233,7 @@ def _pump_form_page(request, patient, *, replaces: Pump | None):
             "form": form,
             "patient": patient,
             "replaces": replaces,
-            "current": selectors.active_pump(patient) if replaces is None else replaces,
+            "current": active_pump(patient) if replaces is None else replaces,
             "tz": patient.clinic.tz,
             "title": "Replace the pump" if replaces else "Record the implanted pump",
             "submit": "Record the replacement" if replaces else "Record the pump",
@@ -265,30 +241,30 @@ def _pump_form_page(request, patient, *, replaces: Pump | None):
     )
 
 
-@patient_view("manage_pump")
+@staff_view("manage_pump")
 def pump_create(request, patient, allowed):
     return _pump_form_page(request, patient, replaces=None)
 
 
-@patient_view("manage_pump")
+@staff_view("manage_pump")
 def pump_replace(request, patient, allowed):
-    current = selectors.active_pump(patient)
+    current = active_pump(patient)
     if current is None:
         messages.info(request, "This patient has no active pump to replace: record the new one.")
         return redirect("dashboard:pump_create", patient_id=patient.pk)
     return _pump_form_page(request, patient, replaces=current)
 
 
-PUMPS = Pump.objects.select_related("patient__clinic", "model")
+PUMPS = rows(records.PUMP_ROWS, "patient__clinic", id_kwarg="pump_id")
 
 
-@scoped_view(PUMPS, "patient__clinic", "manage_pump", id_kwarg="pump_id")
+@staff_view("manage_pump", scope=PUMPS)
 def pump_edit(request, pump, allowed):
     patient = pump.patient
     if pump.status != PumpStatus.ACTIVE:
         messages.warning(request, "This pump is explanted; its details can no longer change.")
         return redirect("dashboard:patient", patient_id=patient.pk)
-    today = selectors.clinic_today(patient.clinic)
+    today = clinic_today(patient.clinic)
     initial = forms.pump_edit_initial(pump)
     if request.method == "POST":
         form = forms.PumpEditForm(request.POST, pump=pump, today=today, initial=initial)
@@ -318,7 +294,7 @@ def pump_edit(request, pump, allowed):
     )
 
 
-@scoped_view(PUMPS, "patient__clinic", "manage_pump", id_kwarg="pump_id")
+@staff_view("manage_pump", scope=PUMPS)
 def pump_explant(request, pump, allowed):
     """Removed and not replaced: bookings cancelled, reminders and alerts stop."""
     patient = pump.patient
@@ -326,7 +302,7 @@ def pump_explant(request, pump, allowed):
         when = f"{pump.explanted_on:%a %d %b %Y}"
         messages.warning(request, f"This pump was already recorded as explanted on {when}.")
         return redirect("dashboard:patient", patient_id=patient.pk)
-    today = selectors.clinic_today(patient.clinic)
+    today = clinic_today(patient.clinic)
     if request.method == "POST":
         form = forms.PumpExplantForm(request.POST, pump=pump, today=today)
         if form.is_valid():
@@ -366,14 +342,8 @@ def pump_explant(request, pump, allowed):
             "form": form,
             "patient": patient,
             "pump": pump,
-            "booked": list(
-                pump.appointments.filter(status=AppointmentStatus.SCHEDULED).order_by(
-                    "scheduled_start"
-                )
-            ),
-            "open_alerts": Alert.objects.filter(pump=pump)
-            .exclude(state=AlertState.RESOLVED)
-            .count(),
+            "booked": records.pump_booked(pump),
+            "open_alerts": records.pump_open_alert_count(pump),
             "tz": patient.clinic.tz,
         },
     )
@@ -382,7 +352,7 @@ def pump_explant(request, pump, allowed):
 # --------------------------------------------------------------------------- pump reports
 
 
-@patient_view("record_report")
+@staff_view("record_report")
 def report_create(request, patient, allowed):
     pump = _active_pump_or_404(patient)
     now = timezone.now()
@@ -408,8 +378,7 @@ def report_create(request, patient, allowed):
                     pump.pk,
                     request.user.pk,
                 )
-                forecast = selectors.stored_forecast(pump)
-                if forecast is not None and forecast.risk_tier >= Tier.CRITICAL:
+                if records.pump_is_critical(pump):
                     messages.error(
                         request,
                         f"{report.get_kind_display()} recorded. The patient is now CRITICAL: "
@@ -432,10 +401,10 @@ def report_create(request, patient, allowed):
     )
 
 
-REPORTS = PumpReport.objects.select_related("pump__patient__clinic", "recorded_by")
+REPORTS = rows(records.REPORT_ROWS, "pump__patient__clinic", id_kwarg="report_id")
 
 
-@scoped_view(REPORTS, "pump__patient__clinic", "record_report", id_kwarg="report_id")
+@staff_view("record_report", scope=REPORTS)
 def report_resolve(request, report, allowed):
     patient = report.pump.patient
     if report.resolved_at is not None:

@@ -1,49 +1,61 @@
 from django.urls import path
 
-from . import clinic_admin_views, patient_views, views
+from . import clinic_admin_views, patient_views
+from .views.alerts import alert_acknowledge, alert_assign, alert_inbox, alert_resolve
+from .views.appointments import (
+    appointment_cancel,
+    appointment_complete,
+    appointment_create,
+    appointment_missed,
+    appointment_reschedule,
+)
+from .views.board import board
+from .views.calendar import calendar
+from .views.patient import emergency_card, emergency_card_pdf_view, patient_detail
+from .views.refills import program_change, refill_create, refill_preview, refill_saved
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.board, name="board"),
-    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
-    path("patients/<int:patient_id>/refill/", views.refill_create, name="refill_create"),
-    path("patients/<int:patient_id>/refill/preview/", views.refill_preview, name="refill_preview"),
+    path("", board, name="board"),
+    path("patients/<int:patient_id>/", patient_detail, name="patient"),
+    path("patients/<int:patient_id>/refill/", refill_create, name="refill_create"),
+    path("patients/<int:patient_id>/refill/preview/", refill_preview, name="refill_preview"),
     path(
         "patients/<int:patient_id>/refills/<int:refill_id>/saved/",
-        views.refill_saved,
+        refill_saved,
         name="refill_saved",
     ),
-    path("patients/<int:patient_id>/program/", views.program_change, name="program_change"),
+    path("patients/<int:patient_id>/program/", program_change, name="program_change"),
     path(
         "patients/<int:patient_id>/appointments/new/",
-        views.appointment_create,
+        appointment_create,
         name="appointment_create",
     ),
     path(
         "appointments/<int:appointment_id>/reschedule/",
-        views.appointment_reschedule,
+        appointment_reschedule,
         name="appointment_reschedule",
     ),
     path(
         "appointments/<int:appointment_id>/cancel/",
-        views.appointment_cancel,
+        appointment_cancel,
         name="appointment_cancel",
     ),
     path(
         "appointments/<int:appointment_id>/missed/",
-        views.appointment_missed,
+        appointment_missed,
         name="appointment_missed",
     ),
     path(
         "appointments/<int:appointment_id>/complete/",
-        views.appointment_complete,
+        appointment_complete,
         name="appointment_complete",
     ),
-    path("patients/<int:patient_id>/card/", views.emergency_card, name="emergency_card"),
+    path("patients/<int:patient_id>/card/", emergency_card, name="emergency_card"),
     path(
         "patients/<int:patient_id>/card.pdf",
-        views.emergency_card_pdf_view,
+        emergency_card_pdf_view,
         name="emergency_card_pdf",
     ),
     # Registering and editing patients, caregivers, pumps and pump reports.
@@ -101,9 +113,9 @@ urlpatterns = [
         clinic_admin_views.staff_two_factor_reset,
         name="staff_two_factor_reset",
     ),
-    path("calendar/", views.calendar, name="calendar"),
-    path("alerts/", views.alert_inbox, name="alerts"),
-    path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
-    path("alerts/<int:alert_id>/assign/", views.alert_assign, name="alert_assign"),
-    path("alerts/<int:alert_id>/resolve/", views.alert_resolve, name="alert_resolve"),
+    path("calendar/", calendar, name="calendar"),
+    path("alerts/", alert_inbox, name="alerts"),
+    path("alerts/<int:alert_id>/acknowledge/", alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/<int:alert_id>/assign/", alert_assign, name="alert_assign"),
+    path("alerts/<int:alert_id>/resolve/", alert_resolve, name="alert_resolve"),
 ]

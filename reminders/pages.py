@@ -8,16 +8,15 @@ template needs the "edit_templates" permission (managers), else 403.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import can, clinics_for, scoped
-from patients.models import Clinic
+from accounts.access import clinics_where
+from accounts.decorators import CLINIC, WHERE_ALLOWED, staff_view
+from reminders import selectors
 from reminders.forms import MessageFilterForm, TemplateForm
 from reminders.messages import (
     ALLOWED_PLACEHOLDERS,
@@ -27,7 +26,7 @@ from reminders.messages import (
     template_for,
 )
 from reminders.messages import render as render_text
-from reminders.models import MessageTemplate, Notification, NotificationStatus, TemplateKind
+from reminders.models import MessageTemplate, TemplateKind
 from reminders.services import message_template_save
 
 PAGE_SIZE = 50
@@ -56,23 +55,20 @@ SAMPLE_CONTEXT = {
     "stale_minutes": "25",
 }
 
-PROBLEMS = Q(status__in=[NotificationStatus.FAILED, NotificationStatus.SUPPRESSED]) | Q(
-    possible_duplicates__gt=0
-)
+# Only a manager of the clinic edits its templates (403 for any other role).
+TEMPLATE_REFUSAL = "Only a manager of {clinic} can edit its message templates."
 
 
-@login_required
+@staff_view(scope=None)
 def message_list(request):
     form = MessageFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    rows = scoped(request.user, Notification.objects.all(), "clinic")
-    for field in ("status", "channel", "kind"):
-        if data.get(field):
-            rows = rows.filter(**{field: data[field]})
-    if data.get("problems"):
-        rows = rows.filter(PROBLEMS)
-    rows = rows.select_related("clinic", "patient", "caregiver", "staff_user").order_by(
-        "-created_at", "-id"
+    rows = selectors.outbox(
+        request.user,
+        status=data.get("status"),
+        channel=data.get("channel"),
+        kind=data.get("kind"),
+        problems=bool(data.get("problems")),
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -85,26 +81,12 @@ def message_list(request):
             "page": page,
             "query": query.urlencode(),
             "filtered": any(data.values()),
-            "can_edit_templates": bool(_managed_clinics(request.user)),
+            "can_edit_templates": clinics_where(request.user, "edit_templates").exists(),
         },
     )
 
 
 # --------------------------------------------------------------------------- templates
-
-
-def _managed_clinics(user) -> list:
-    return [c for c in clinics_for(user).order_by("name") if can(user, "edit_templates", c)]
-
-
-def _clinic_for_templates(user, clinic_id: int):
-    try:
-        clinic = clinics_for(user).get(pk=clinic_id)
-    except (Clinic.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such clinic") from exc
-    if not can(user, "edit_templates", clinic):
-        raise PermissionDenied(f"Only a manager of {clinic} can edit its message templates.")
-    return clinic
 
 
 def _kind_and_channel(kind: str, channel: str) -> tuple[str, str]:
@@ -113,15 +95,13 @@ def _kind_and_channel(kind: str, channel: str) -> tuple[str, str]:
     return kind, channel
 
 
-@login_required
-def template_list(request):
-    clinics = _managed_clinics(request.user)
-    if not clinics:
-        raise PermissionDenied("Only clinic managers can edit message templates.")
-    overrides = {
-        (t.clinic_id, t.kind, t.channel): t
-        for t in MessageTemplate.objects.filter(clinic__in=clinics).select_related("updated_by")
-    }
+@staff_view(
+    "edit_templates",
+    scope=WHERE_ALLOWED,
+    refusal="Only clinic managers can edit message templates.",
+)
+def template_list(request, clinics):
+    overrides = selectors.template_overrides(clinics=clinics)
     labels = dict(TemplateKind.choices)
     sections = [
         {
@@ -141,11 +121,10 @@ def template_list(request):
     return render(request, "reminders/templates.html", {"sections": sections})
 
 
-@login_required
-def template_edit(request, clinic_id: int, kind: str, channel: str):
-    clinic = _clinic_for_templates(request.user, clinic_id)
+@staff_view("edit_templates", scope=CLINIC, refusal=TEMPLATE_REFUSAL)
+def template_edit(request, clinic, allowed, kind: str, channel: str):
     kind, channel = _kind_and_channel(kind, channel)
-    override = MessageTemplate.objects.filter(clinic=clinic, kind=kind, channel=channel).first()
+    override = selectors.template_override(clinic=clinic, kind=kind, channel=channel)
     default = template_for(clinic_id=None, kind=kind, channel=channel)
     current = override or default
     preview = None
@@ -203,9 +182,8 @@ def template_edit(request, clinic_id: int, kind: str, channel: str):
 
 
 @require_POST
-@login_required
-def template_reset(request, clinic_id: int, kind: str, channel: str):
-    clinic = _clinic_for_templates(request.user, clinic_id)
+@staff_view("edit_templates", scope=CLINIC, refusal=TEMPLATE_REFUSAL)
+def template_reset(request, clinic, allowed, kind: str, channel: str):
     kind, channel = _kind_and_channel(kind, channel)
     deleted, _ = MessageTemplate.objects.filter(clinic=clinic, kind=kind, channel=channel).delete()
     if deleted:

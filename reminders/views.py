@@ -13,12 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from patients.models import Patient
 from patients.validators import normalize_phone
 from reminders import conf
 from reminders.delivery import notification_provider_status
 from reminders.outbox import clinic_phone_text, phone_text
-from reminders.selectors import last_sweep
+from reminders.selectors import clinics_of_phone, last_sweep
 from reminders.services import sms_keyword_apply, webhook_first_seen
 
 logger = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if effect or not phone:
         # Twilio answers STOP/START itself; we only record the consent.
         return HttpResponse(TWIML_EMPTY, content_type="text/xml")
-    clinics = {p.clinic for p in Patient.objects.filter(phone=phone).select_related("clinic")}
+    clinics = clinics_of_phone(phone)
     reply = MessagingResponse()
     if len(clinics) == 1:
         clinic = clinics.pop()

@@ -4,60 +4,38 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.access import can, clinics_for
+from accounts.access import clinics_where
+from accounts.decorators import CLINIC_FROM_QUERY, staff_view
 from patients.models import Clinic
 from pumptrack.csvexport import csv_response
 from reports import audit, selectors
 
-
-def _clinic_for(request: HttpRequest, action: str) -> Clinic:
-    """The clinic asked for (?clinic=id) or the user's first one, if the role allows it."""
-    clinics = clinics_for(request.user).order_by("name")
-    wanted = request.GET.get("clinic")
-    if wanted:
-        # Ids beyond 64 bits cannot exist; refuse them before the database overflows.
-        # isascii: "²" and "١" pass isdigit(); the length check keeps int() from
-        # refusing a 5,000-digit string (Python's int-conversion limit) with a 500.
-        valid = wanted.isascii() and wanted.isdigit() and len(wanted) < 20 and int(wanted) < 2**63
-        clinic = clinics.filter(pk=int(wanted)).first() if valid else None
-    else:
-        # The first clinic where the role allows it: a physician here who is a nurse at a
-        # clinic earlier in the alphabet must not be refused their own reports.
-        clinic = next((c for c in clinics if can(request.user, action, c)), clinics.first())
-    if clinic is None:
-        raise Http404("No such clinic")
-    if not can(request.user, action, clinic):
-        raise PermissionDenied("Your role cannot see this report.")
-    return clinic
+# A report of the clinic asked for (?clinic=id) or the user's first one, if the role allows it.
+REPORT_REFUSAL = "Your role cannot see this report."
 
 
 def _today(clinic: Clinic) -> dt.date:
     return timezone.localtime(timezone.now(), clinic.tz).date()
 
 
-@login_required
-def report_index(request: HttpRequest) -> HttpResponse:
-    clinic = _clinic_for(request, "view_reports")
+@staff_view("view_reports", scope=CLINIC_FROM_QUERY, refusal=REPORT_REFUSAL)
+def report_index(request: HttpRequest, clinic: Clinic, allowed) -> HttpResponse:
     today = _today(clinic)
     return render(
         request,
         "reports/index.html",
         {
             "clinic": clinic,
-            "clinics": [
-                c for c in clinics_for(request.user) if can(request.user, "view_reports", c)
-            ],
+            "clinics": list(clinics_where(request.user, "view_reports")),
             "today": today,
             "tiers": selectors.tier_summary(clinic=clinic, today=today),
             "months": selectors.monthly_activity(clinic=clinic, today=today),
             "columns": selectors.COLUMNS,
-            "can_export_audit": can(request.user, "export_audit", clinic),
+            "can_export_audit": "export_audit" in allowed,
         },
     )
 
@@ -67,9 +45,8 @@ def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpRespon
     return csv_response(filename, header, rows)
 
 
-@login_required
-def activity_csv(request: HttpRequest) -> StreamingHttpResponse:
-    clinic = _clinic_for(request, "view_reports")
+@staff_view("view_reports", scope=CLINIC_FROM_QUERY, refusal=REPORT_REFUSAL)
+def activity_csv(request: HttpRequest, clinic: Clinic, allowed) -> StreamingHttpResponse:
     months = selectors.monthly_activity(clinic=clinic, today=_today(clinic))
     keys = [key for key, _ in selectors.COLUMNS]
     rows = (
@@ -97,9 +74,8 @@ def _parse_day(value: str | None) -> dt.date | None:
     return day
 
 
-@login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    clinic = _clinic_for(request, "export_audit")
+@staff_view("export_audit", scope=CLINIC_FROM_QUERY, refusal=REPORT_REFUSAL)
+def audit_log(request: HttpRequest, clinic: Clinic, allowed) -> HttpResponse:
     since_day = _parse_day(request.GET.get("since")) or (_today(clinic) - dt.timedelta(days=30))
     until_day = _parse_day(request.GET.get("until"))
     since = dt.datetime.combine(since_day, dt.time.min, tzinfo=clinic.tz)

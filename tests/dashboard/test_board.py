@@ -13,6 +13,7 @@ from django.utils import timezone
 from refills import services
 from refills.models import PumpForecast
 from refills.risk import Tier
+from reminders.sweep import sweep_run
 from tests.factories import PatientFactory, PumpFactory, pump_model
 
 BOARD = reverse("dashboard:board")
@@ -92,13 +93,22 @@ def test_group_is_computed_from_today_not_stored(nurse_client, as_user, clinic, 
         assert "Grouped" in html
 
 
-def test_stale_tier_is_recomputed_on_read(as_user, clinic, nurse, filler):
+def test_stale_tier_is_said_on_read_and_recomputed_by_the_sweep(as_user, clinic, nurse, filler):
     pump = filler(_pump(clinic, "Drifting"), nurse, days_ago=30)
     stored = PumpForecast.objects.get(pump=pump)
     assert stored.risk_tier == Tier.LOW
     assert stored.reassess_at is not None
-    # The sweep is down; time passes beyond the moment the tier changes.
+    # Time passes beyond the moment the tier changes.
     with time_machine.travel(stored.reassess_at + dt.timedelta(days=20), tick=False):
+        # Before the sweep runs, the board says the tier is due for a re-check; the GET
+        # itself writes nothing (reads never write).
+        html = as_user(nurse).get(BOARD).content.decode()
+        before = PumpForecast.objects.get(pump=pump)
+        assert before.risk_tier == Tier.LOW and before.computed_at == stored.computed_at
+        row = html.split("<tbody>")[1].split("Drifting")[0].rsplit("<tr", 1)[1]
+        assert "tier due for re-check" in row
+        # The sweep keeps stored forecasts fresh; the board then shows its tier.
+        sweep_run(now=timezone.now(), publish=lambda pk: None)
         html = as_user(nurse).get(BOARD).content.decode()
     stored.refresh_from_db()
     assert stored.risk_tier > Tier.LOW

@@ -2,12 +2,16 @@
 
 import datetime as dt
 
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from refills import services
+from refills.models import PumpForecast
+from reminders.models import SweepHeartbeat
+from reminders.sweep import sweep_run
 from tests.conftest import refill_input
 from tests.factories import CaregiverFactory
 
@@ -148,3 +152,28 @@ def test_patient_page_shows_the_conservative_empty_date_beside_the_nominal_one(
     assert "Projected empty (conservative)" in html
     assert shown(forecast.conservative_empty_at) in html
     assert shown(forecast.empty_at) in html
+
+
+def test_stale_tier_is_said_not_refreshed_and_shows_the_last_sweep(as_user, nurse, filled_pump):
+    """Reads never write: past the stored forecast's reassess moment, the page says the
+    tier is due for a re-check and when the sweep last ran; the sweep re-tiers it."""
+    stored = PumpForecast.objects.get(pump=filled_pump)
+    assert stored.reassess_at is not None
+    later = stored.reassess_at + dt.timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        html = _page(as_user(nurse), filled_pump.patient)
+        assert "Tier due for re-check; no sweep has finished yet" in html
+        assert PumpForecast.objects.get(pump=filled_pump).computed_at == stored.computed_at
+        SweepHeartbeat.objects.create(
+            started_at=later - dt.timedelta(minutes=3),
+            finished_at=later - dt.timedelta(minutes=3),
+            ok=True,
+            report={},
+            worker="test",
+        )
+        html = _page(as_user(nurse), filled_pump.patient)
+        assert "Tier due for re-check; last sweep 3\xa0minutes ago" in html
+        sweep_run(now=timezone.now(), publish=lambda pk: None)
+        html = _page(as_user(nurse), filled_pump.patient)
+    assert "Tier due for re-check" not in html
+    assert PumpForecast.objects.get(pump=filled_pump).computed_at > stored.computed_at
