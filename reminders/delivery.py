@@ -528,13 +528,22 @@ def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
 
 
 def notifications_dispatch(
-    *, now: dt.datetime, publish: Callable[[int], None], batch: int, max_rows: int
+    *,
+    now: dt.datetime,
+    publish: Callable[[int], None],
+    batch: int,
+    max_rows: int,
+    redispatch_after: dt.timedelta | None = None,
 ) -> tuple[int, int]:
     """Publish a send task for every due pending row; again for rows whose task was lost.
 
+    `redispatch_after`: how long a published row waits before it is published again
+    (REDISPATCH_AFTER_SECONDS; 0 in cron mode, where no broker holds a task for it).
     Returns (published, of which re-published).
     """
-    cutoff = now - conf.seconds("REDISPATCH_AFTER_SECONDS")
+    if redispatch_after is None:
+        redispatch_after = conf.seconds("REDISPATCH_AFTER_SECONDS")
+    cutoff = now - redispatch_after
     published = republished = 0
     due = Notification.objects.filter(
         status=NotificationStatus.PENDING, not_before__lte=now
