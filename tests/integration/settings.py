@@ -7,7 +7,13 @@ ledgers so the test counts what was actually delivered, across processes.
 """
 
 from pumptrack.settings.test import *  # noqa: F403
-from pumptrack.settings.test import CELERY_BEAT_SCHEDULE, LOGGING, REMINDERS, env
+from pumptrack.settings.test import (
+    CELERY_BEAT_SCHEDULE,
+    CELERY_TASK_ROUTES,
+    LOGGING,
+    REMINDERS,
+    env,
+)
 
 CELERY_BROKER_URL = env("REDIS_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -19,6 +25,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_TASK_DEFAULT_QUEUE = env("PUMPTRACK_IT_QUEUE", default="celery")
+# The drill's own sweep queue; its workers serve it first (-Q <queue>-sweep,<queue>).
+CELERY_SWEEP_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-sweep"
+CELERY_TASK_ROUTES = {name: {"queue": CELERY_SWEEP_QUEUE} for name in CELERY_TASK_ROUTES}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 EMAIL_BACKEND = "reminders.backends.LedgerEmailBackend"
 REMINDERS = {
@@ -28,6 +37,6 @@ REMINDERS = {
 }
 CELERY_BEAT_SCHEDULE["reminders-sweep"]["schedule"] = REMINDERS["SWEEP_INTERVAL_SECONDS"]
 CELERY_BEAT_SCHEDULE["reminders-sweep"]["options"] = {
-    "expires": max(REMINDERS["SWEEP_INTERVAL_SECONDS"] * 5, 5)
+    "expire_seconds": max(REMINDERS["SWEEP_INTERVAL_SECONDS"] * 5, 5)
 }
 LOGGING["root"]["level"] = env("LOG_LEVEL", default="WARNING")
