@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import io
 import json
 import os
 import socket
@@ -223,15 +224,15 @@ def test_cron_mode_retries_in_the_next_run_and_publishes_nothing(
     with mock.patch.object(
         tasks.send_notification, "apply_async", side_effect=AssertionError("published")
     ) as apply_async:
-        call_command("sweep", "--send", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("sweep", "--send", stdout=io.StringIO())
         booked.refresh_from_db()
         assert booked.status == NotificationStatus.PENDING and booked.attempts == 1
         assert booked.not_before > timezone.now() and sms_outbox == []
         # Before the backoff has passed the next run leaves it; after, it sends it.
-        call_command("sweep", "--send", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("sweep", "--send", stdout=io.StringIO())
         assert Notification.objects.get().attempts == 1
         clock.shift(60)
-        call_command("sweep", "--send", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("sweep", "--send", stdout=io.StringIO())
     booked.refresh_from_db()
     assert booked.status == NotificationStatus.SENT and booked.attempts == 2
     assert len(sms_outbox) == 1
