@@ -134,9 +134,21 @@ def backoff_seconds(attempts: int) -> float:
     return min(base * (2 ** max(attempts - 1, 0)), float(conf.value("BACKOFF_MAX_SECONDS")))
 
 
+def this_host() -> str:
+    """This host and its process-id namespace: pids are comparable only within both.
+
+    (Two containers can share a host name, e.g. with host networking, yet not their pids.)
+    """
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def claimer() -> str:
     """Who holds a claim: this host and process, so a dead claimer can be recognised."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    return f"{this_host()}:{os.getpid()}"[:100]
 
 
 def claimer_is_dead(claimed_by: str) -> bool:
@@ -146,7 +158,7 @@ def claimer_is_dead(claimed_by: str) -> bool:
     as alive; the stuck-send lease takes those rows back instead.
     """
     host, _, pid = (claimed_by or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if host != this_host() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)
@@ -512,8 +524,7 @@ def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
         .order_by("claimed_at")
         .values_list("pk", "claimed_at")[:limit]
     )
-    here = f"{socket.gethostname()}:"
-    recent = sending.filter(claimed_at__gt=cutoff, claimed_by__startswith=here)
+    recent = sending.filter(claimed_at__gt=cutoff, claimed_by__startswith=f"{this_host()}:")
     stuck += [
         (pk, claimed_at)
         for pk, claimed_at, claimed_by in recent.values_list("pk", "claimed_at", "claimed_by")[

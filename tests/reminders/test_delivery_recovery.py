@@ -26,6 +26,7 @@ from reminders.delivery import (
     claimer,
     claimer_is_dead,
     notification_send,
+    this_host,
     with_database_retries,
 )
 from reminders.models import Notification, NotificationStatus, SweepHeartbeat
@@ -80,23 +81,25 @@ def test_a_send_whose_lease_ran_out_is_recovered_by_the_next_sweep(booked):
 def test_a_claim_records_the_host_and_process(booked):
     assert notification_send(notification_id=booked.pk).outcome == "sent"
     booked.refresh_from_db()
-    assert booked.claimed_by == claimer() == f"{socket.gethostname()}:{os.getpid()}"
+    assert booked.claimed_by == claimer() == f"{this_host()}:{os.getpid()}"
 
 
 # --------------------------------------------------------------------------- dead claimers
 
 
 def test_a_dead_claimer_on_this_host_is_known_at_once():
-    here = socket.gethostname()
+    here = this_host()
     assert claimer_is_dead(f"{here}:{dead_pid()}")
     assert not claimer_is_dead(claimer())  # this process
     assert not claimer_is_dead(f"{here}:1")  # alive (init)
     assert not claimer_is_dead(f"another-host:{dead_pid()}")  # cannot tell: the lease decides
     assert not claimer_is_dead("")
+    # Same host name, another pid namespace (another container): cannot tell either.
+    assert not claimer_is_dead(f"{socket.gethostname()}/1:{dead_pid()}")
 
 
 def test_the_sweep_recovers_a_dead_workers_send_without_waiting_for_the_lease(booked):
-    claimed(booked, by=f"{socket.gethostname()}:{dead_pid()}", seconds_ago=1)
+    claimed(booked, by=f"{this_host()}:{dead_pid()}", seconds_ago=1)
     assert sweep().sends_recovered == 1
     booked.refresh_from_db()
     assert booked.status == NotificationStatus.PENDING and booked.needs_lookup
@@ -105,14 +108,14 @@ def test_the_sweep_recovers_a_dead_workers_send_without_waiting_for_the_lease(bo
 def test_a_live_or_remote_claim_within_its_lease_is_left_alone(booked, filled_pump, nurse):
     claimed(booked, by="another-host:4242", seconds_ago=1)
     assert sweep().sends_recovered == 0
-    claimed(booked, by=f"{socket.gethostname()}:1", seconds_ago=1)
+    claimed(booked, by=f"{this_host()}:1", seconds_ago=1)
     assert sweep().sends_recovered == 0
 
 
 def test_a_task_redelivered_after_its_worker_died_frees_the_claim_and_sends_once(
     booked, sms_outbox
 ):
-    claimed(booked, by=f"{socket.gethostname()}:{dead_pid()}", seconds_ago=1)
+    claimed(booked, by=f"{this_host()}:{dead_pid()}", seconds_ago=1)
     assert notification_send(notification_id=booked.pk).outcome == "sent"
     booked.refresh_from_db()
     assert booked.status == NotificationStatus.SENT and booked.attempts == 2
@@ -120,7 +123,7 @@ def test_a_task_redelivered_after_its_worker_died_frees_the_claim_and_sends_once
 
 
 def test_a_worker_start_frees_the_claims_of_its_dead_predecessor(booked):
-    claimed(booked, by=f"{socket.gethostname()}:{dead_pid()}", seconds_ago=1)
+    claimed(booked, by=f"{this_host()}:{dead_pid()}", seconds_ago=1)
     tasks.recover_after_restart()
     booked.refresh_from_db()
     assert booked.status == NotificationStatus.PENDING
