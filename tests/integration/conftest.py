@@ -309,7 +309,7 @@ class Stack:
                 "worker",
                 "--pool=solo",
                 "-Q",
-                f"{self.queue}-sweep,{self.queue}",
+                self.queue,
                 "-n",
                 f"{name}-{self.queue}@%h",
                 "--without-gossip",
