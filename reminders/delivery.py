@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -131,22 +134,84 @@ def backoff_seconds(attempts: int) -> float:
     return min(base * (2 ** max(attempts - 1, 0)), float(conf.value("BACKOFF_MAX_SECONDS")))
 
 
+def this_host() -> str:
+    """This host and its process-id namespace: pids are comparable only within both.
+
+    (Two containers can share a host name, e.g. with host networking, yet not their pids.)
+    """
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}/{namespace}"
+
+
+def claimer() -> str:
+    """Who holds a claim: this host and process, so a dead claimer can be recognised."""
+    return f"{this_host()}:{os.getpid()}"[:100]
+
+
+def claimer_is_dead(claimed_by: str) -> bool:
+    """True only when the claiming process is certainly gone: same host, no such pid.
+
+    Another host's claimer, an unreadable claim or a pid that exists (even reused) count
+    as alive; the stuck-send lease takes those rows back instead.
+    """
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != this_host() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: the pid exists under another user
+        return False
+    return False
+
+
 def notification_send(*, notification_id: int, now: dt.datetime | None = None) -> SendOutcome:
     """Send one outbox row if it is still due. Safe to call any number of times."""
     now = now or timezone.now()
-    notification = (
+    notification = _load(notification_id)
+    if _claimed_by_the_dead(notification) and _release(notification, now=now):
+        # A task delivered again after its worker died: the dead claim is freed; go on.
+        notification = _load(notification_id)
+    if notification is None or notification.status != NotificationStatus.PENDING:
+        return SendOutcome("not-pending")
+    if notification.not_before > now + EARLY_TOLERANCE:
+        return SendOutcome("not-yet")
+    outcome, address = _check_before_claim(notification, now=now)
+    if outcome is not None:
+        return outcome
+    lease = _claim(notification, address=address, now=now)
+    if lease is None:
+        return SendOutcome("claimed-elsewhere")
+    return _send_claimed(notification, lease=lease, now=now)
+
+
+def _claimed_by_the_dead(notification: Notification | None) -> bool:
+    return (
+        notification is not None
+        and notification.status == NotificationStatus.SENDING
+        and claimer_is_dead(notification.claimed_by)
+    )
+
+
+def _load(notification_id: int) -> Notification | None:
+    return (
         Notification.objects.select_related(
             "appointment", "patient__clinic", "caregiver", "alert", "clinic"
         )
         .filter(pk=notification_id)
         .first()
     )
-    if notification is None or notification.status != NotificationStatus.PENDING:
-        return SendOutcome("not-pending")
-    if notification.not_before > now + EARLY_TOLERANCE:
-        return SendOutcome("not-yet")
-    pk = notification.pk
 
+
+def _check_before_claim(
+    notification: Notification, *, now: dt.datetime
+) -> tuple[SendOutcome | None, str]:
+    """The send-time checks: (an outcome that ends this send, or None; the address to use)."""
+    pk = notification.pk
     # The occasion is looked up again: withdrawn, replaced or re-rendered as of now.
     check = notification_recheck(notification, now=now)
     if check.action == WITHDRAW:
@@ -157,9 +222,9 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
             suppressed_reason=check.reason[:200],
         )
         logger.info("notification %s withdrawn at send time", pk)
-        return SendOutcome("cancelled")
+        return SendOutcome("cancelled"), ""
     if check.action == REPLACE:
-        return _replace(notification, check, now=now)
+        return _replace(notification, check, now=now), ""
     why, address = _not_allowed(notification)
     if why:
         _move(
@@ -169,101 +234,106 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
             suppressed_reason=why,
         )
         logger.info("notification %s suppressed", pk)
-        return SendOutcome("suppressed")
-    if notification.is_patient_facing:
-        allowed = next_allowed(
-            now,
-            _recipient_zone(notification),
-            from_hour=conf.value("SEND_FROM_HOUR"),
-            until_hour=conf.value("SEND_UNTIL_HOUR"),
-        )
-        if allowed > now:
-            # Night in the recipient's zone: hold until morning; the sweep dispatches it then.
-            Notification.objects.filter(pk=pk, status=NotificationStatus.PENDING).update(
-                not_before=allowed, dispatched_at=None
-            )
-            return SendOutcome("held")
+        return SendOutcome("suppressed"), ""
+    if _hold_for_quiet_hours(notification, now=now):
+        return SendOutcome("held"), ""
+    if check.changes(notification) and not _store_revision(notification, check, now=now):
+        return SendOutcome("claimed-elsewhere"), ""
+    return None, address
 
-    if check.changes(notification):
-        # Dates or wording moved since the row was written: store the text that goes out.
-        revised = Notification.objects.filter(
-            pk=pk, status=NotificationStatus.PENDING, body=notification.body
-        ).update(
-            body=check.body,
-            subject=check.subject,
-            original_body=notification.original_body or notification.body,
-            revised_at=now,
-            revision_note=(check.reason or "Rewritten at send time to match the current dates")[
-                :300
-            ],
-        )
-        if not revised:
-            return SendOutcome("claimed-elsewhere")
-        notification.body, notification.subject = check.body, check.subject
-        logger.info("notification %s re-rendered at send time", pk)
 
+def _hold_for_quiet_hours(notification: Notification, *, now: dt.datetime) -> bool:
+    if not notification.is_patient_facing:
+        return False
+    allowed = next_allowed(
+        now,
+        _recipient_zone(notification),
+        from_hour=conf.value("SEND_FROM_HOUR"),
+        until_hour=conf.value("SEND_UNTIL_HOUR"),
+    )
+    if allowed <= now:
+        return False
+    # Night in the recipient's zone: hold until morning; the sweep dispatches it then.
+    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.PENDING).update(
+        not_before=allowed, dispatched_at=None
+    )
+    return True
+
+
+def _store_revision(notification: Notification, check, *, now: dt.datetime) -> bool:
+    """Dates or wording moved since the row was written: store the text that goes out."""
+    revised = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.PENDING, body=notification.body
+    ).update(
+        body=check.body,
+        subject=check.subject,
+        original_body=notification.original_body or notification.body,
+        revised_at=now,
+        revision_note=(check.reason or "Rewritten at send time to match the current dates")[:300],
+    )
+    if not revised:
+        return False
+    notification.body, notification.subject = check.body, check.subject
+    logger.info("notification %s re-rendered at send time", notification.pk)
+    return True
+
+
+def _claim(notification: Notification, *, address: str, now: dt.datetime) -> dt.datetime | None:
+    """PENDING -> SENDING, one winner. Returns the lease (the claim's `claimed_at`)."""
     claimed = Notification.objects.filter(
-        pk=pk, status=NotificationStatus.PENDING, not_before__lte=now + EARLY_TOLERANCE
+        pk=notification.pk,
+        status=NotificationStatus.PENDING,
+        not_before__lte=now + EARLY_TOLERANCE,
     ).update(
         status=NotificationStatus.SENDING,
         claimed_at=now,
+        claimed_by=claimer(),
         attempts=F("attempts") + 1,
         to_address=address,
         status_changed_at=now,
     )
     if not claimed:
-        return SendOutcome("claimed-elsewhere")
+        return None
     notification.refresh_from_db(fields=["attempts", "needs_lookup", "to_address", "claimed_at"])
+    return notification.claimed_at
+
+
+def _settle(pk: int, lease: dt.datetime, **fields) -> bool:
+    """Record the end of our send, only while the claim is still ours.
+
+    The row may have been taken back by the stuck-send recovery meanwhile (PENDING, same
+    lease): what we know is still the truth and is recorded. Once another process claimed
+    it again (a new lease), that process owns the row and looked the message up first.
+    """
+    fields.setdefault("status_changed_at", timezone.now())
+    return bool(
+        Notification.objects.filter(
+            pk=pk,
+            claimed_at=lease,
+            status__in=[NotificationStatus.SENDING, NotificationStatus.PENDING],
+        ).update(**fields)
+    )
+
+
+def _send_claimed(notification: Notification, *, lease: dt.datetime, now: dt.datetime):
     attempts = notification.attempts
     message = outgoing(notification)
-
     if attempts > int(conf.value("MAX_ATTEMPTS")):
         return _fail(notification, now=now, error=notification.last_error or "too many attempts")
-
     if notification.needs_lookup:
-        found = _lookup(notification, message)
-        if found.state == LookupState.SENT:
-            _move(
-                pk,
-                NotificationStatus.SENDING,
-                status=NotificationStatus.SENT,
-                sent_at=now,
-                provider_id=found.provider_id[:100],
-                provider_status=(found.status or "sent")[:40],
-                needs_lookup=False,
-                last_error="",
-            )
-            logger.info("notification %s had been sent before the crash", pk)
-            return SendOutcome("sent-earlier")
-        updates = {"needs_lookup": False}
-        if found.state == LookupState.UNKNOWN:
-            # The provider cannot tell: a second copy is better than none. Counted.
-            updates["possible_duplicates"] = F("possible_duplicates") + 1
-            logger.warning("notification %s re-sent without proof of the first copy", pk)
-        Notification.objects.filter(pk=pk).update(**updates)
-
+        found = _lookup_before_resend(notification, message, lease=lease, now=now)
+        if found is not None:
+            return found
     try:
         result = _deliver(notification, message)
     except TransientSendError as exc:
-        logger.warning("notification %s attempt %s failed: %s", pk, attempts, exc.code)
-        if attempts >= int(conf.value("MAX_ATTEMPTS")):
-            return _fail(notification, now=timezone.now(), error=exc.code)
-        delay = backoff_seconds(attempts)
-        _move(
-            pk,
-            NotificationStatus.SENDING,
-            status=NotificationStatus.PENDING,
-            not_before=timezone.now() + dt.timedelta(seconds=delay),
-            dispatched_at=timezone.now(),
-            last_error=exc.code[:300],
-            needs_lookup=exc.ambiguous,
-        )
-        return SendOutcome("retry", retry_in=delay)
+        logger.warning("notification %s attempt %s failed: %s", notification.pk, attempts, exc.code)
+        return _retry_later(notification, lease=lease, error=exc.code, ambiguous=exc.ambiguous)
     except PermanentSendError as exc:
         if exc.opted_out:
-            _move(
-                pk,
-                NotificationStatus.SENDING,
+            _settle(
+                notification.pk,
+                lease,
                 status=NotificationStatus.SUPPRESSED,
                 suppressed_reason="The carrier reports the number opted out (STOP)",
                 last_error=exc.code[:300],
@@ -272,39 +342,107 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
         return _fail(notification, now=timezone.now(), error=exc.code)
     except Exception as exc:
         # A bug or an unexpected library error: retry like a transient failure, bounded.
-        logger.exception("notification %s: unexpected error in the channel", pk)
-        if attempts >= int(conf.value("MAX_ATTEMPTS")):
-            return _fail(notification, now=timezone.now(), error=type(exc).__name__)
-        delay = backoff_seconds(attempts)
-        _move(
-            pk,
-            NotificationStatus.SENDING,
-            status=NotificationStatus.PENDING,
-            not_before=timezone.now() + dt.timedelta(seconds=delay),
-            dispatched_at=timezone.now(),
-            last_error=type(exc).__name__,
-            needs_lookup=True,
-        )
-        return SendOutcome("retry", retry_in=delay)
-
-    sent_at = timezone.now()
-    done = _move(
-        pk,
-        NotificationStatus.SENDING,
-        status=NotificationStatus.SENT,
-        sent_at=sent_at,
-        provider_id=result.provider_id[:100],
-        provider_status=result.status[:40],
-        last_error="",
-        needs_lookup=False,
-    )
-    if not done:
-        # A provider status callback got here first; keep its status, record the id.
-        Notification.objects.filter(pk=pk, provider_id="").update(
-            provider_id=result.provider_id[:100]
-        )
-    logger.info("notification %s sent (attempt %s)", pk, attempts)
+        logger.exception("notification %s: unexpected error in the channel", notification.pk)
+        return _retry_later(notification, lease=lease, error=type(exc).__name__, ambiguous=True)
+    _record_sent(notification, lease=lease, result=result)
+    logger.info("notification %s sent (attempt %s)", notification.pk, attempts)
     return SendOutcome("sent")
+
+
+def _lookup_before_resend(
+    notification: Notification, message: Outgoing, *, lease: dt.datetime, now: dt.datetime
+) -> SendOutcome | None:
+    """An earlier attempt may have gone out: ask the provider. None: go on and send."""
+    pk = notification.pk
+    found = _lookup(notification, message)
+    if found.state == LookupState.SENT:
+        _settle(
+            pk,
+            lease,
+            status=NotificationStatus.SENT,
+            sent_at=now,
+            provider_id=found.provider_id[:100],
+            provider_status=(found.status or "sent")[:40],
+            needs_lookup=False,
+            last_error="",
+        )
+        logger.info("notification %s had been sent before the crash", pk)
+        return SendOutcome("sent-earlier")
+    updates = {"needs_lookup": False}
+    if found.state == LookupState.UNKNOWN:
+        # The provider cannot tell: a second copy is better than none. Counted.
+        updates["possible_duplicates"] = F("possible_duplicates") + 1
+        logger.warning("notification %s re-sent without proof of the first copy", pk)
+    # Only while the claim is ours: if the lookup outlived the lease, someone else owns it.
+    if not Notification.objects.filter(
+        pk=pk, claimed_at=lease, status=NotificationStatus.SENDING
+    ).update(**updates):
+        return SendOutcome("claimed-elsewhere")
+    return None
+
+
+def _retry_later(
+    notification: Notification, *, lease: dt.datetime, error: str, ambiguous: bool
+) -> SendOutcome:
+    if notification.attempts >= int(conf.value("MAX_ATTEMPTS")):
+        return _fail(notification, now=timezone.now(), error=error)
+    delay = backoff_seconds(notification.attempts)
+    _settle(
+        notification.pk,
+        lease,
+        status=NotificationStatus.PENDING,
+        not_before=timezone.now() + dt.timedelta(seconds=delay),
+        dispatched_at=timezone.now(),
+        last_error=error[:300],
+        needs_lookup=ambiguous,
+    )
+    return SendOutcome("retry", retry_in=delay)
+
+
+def _record_sent(notification: Notification, *, lease: dt.datetime, result) -> None:
+    """The provider has the message: record it, riding out a short database outage.
+
+    This is the one write whose loss costs a duplicate (the row would be looked up, and an
+    email sent again), so it is retried here rather than left to the task's retry.
+    """
+    pk = notification.pk
+
+    def record() -> None:
+        done = _settle(
+            pk,
+            lease,
+            status=NotificationStatus.SENT,
+            sent_at=timezone.now(),
+            provider_id=result.provider_id[:100],
+            provider_status=result.status[:40],
+            last_error="",
+            needs_lookup=False,
+        )
+        if not done:
+            # A provider status callback got here first; keep its status, record the id.
+            Notification.objects.filter(pk=pk, provider_id="").update(
+                provider_id=result.provider_id[:100]
+            )
+
+    with_database_retries(record, what=f"notification {pk} sent")
+
+
+def with_database_retries(function: Callable[[], object], *, what: str, attempts: int = 6):
+    """Call `function`, again after a short pause if the database connection failed.
+
+    Pauses 0.5, 1, 2, 4, 8 s (about 15 s in all, the length of a database restart). The
+    connection is closed between attempts so Django opens a fresh one.
+    """
+    for attempt in range(attempts):
+        try:
+            return function()
+        except (OperationalError, InterfaceError):
+            if attempt == attempts - 1 or connection.in_atomic_block:
+                raise
+            logger.warning("%s: database unavailable, trying again", what)
+            connection.close()
+            time.sleep(0.5 * 2**attempt)
+    return None
 
 
 def _replace(notification: Notification, check, *, now: dt.datetime) -> SendOutcome:
@@ -349,39 +487,74 @@ def _fail(notification: Notification, *, now: dt.datetime, error: str) -> SendOu
 # --------------------------------------------------------------------------- sweep steps
 
 
-def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
-    """Rows left 'sending' by a killed worker go back to pending, marked for a lookup."""
-    cutoff = now - conf.seconds("STUCK_SENDING_SECONDS")
-    stuck = list(
-        Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lte=cutoff)
-        .order_by("claimed_at")
-        .values_list("pk", "claimed_at")[:limit]
-    )
-    recovered = 0
-    for pk, claimed_at in stuck:
-        recovered += Notification.objects.filter(
+RECOVERED_ERROR = "The worker stopped during the send; checking with the provider"
+
+
+def _release(notification: Notification, *, now: dt.datetime) -> bool:
+    """SENDING -> PENDING for a claim whose process is gone, marked for a provider lookup."""
+    return _release_claim(notification.pk, notification.claimed_at, now=now)
+
+
+def _release_claim(pk: int, claimed_at: dt.datetime | None, *, now: dt.datetime) -> bool:
+    return bool(
+        Notification.objects.filter(
             pk=pk, status=NotificationStatus.SENDING, claimed_at=claimed_at
         ).update(
             status=NotificationStatus.PENDING,
             needs_lookup=True,
             not_before=now,
             dispatched_at=None,
-            last_error="The worker stopped during the send; checking with the provider",
+            last_error=RECOVERED_ERROR,
             status_changed_at=now,
         )
+    )
+
+
+def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
+    """Rows left 'sending' by a killed worker go back to pending, marked for a lookup.
+
+    Two ways to know the sender is gone: its lease ran out (STUCK_SENDING_SECONDS, the
+    longest a live send can take), or it was a process on this host that no longer exists
+    (a worker killed and restarted here, a cron run that crashed): no need to wait then.
+    """
+    cutoff = now - conf.seconds("STUCK_SENDING_SECONDS")
+    sending = Notification.objects.filter(status=NotificationStatus.SENDING)
+    stuck = list(
+        sending.filter(claimed_at__lte=cutoff)
+        .order_by("claimed_at")
+        .values_list("pk", "claimed_at")[:limit]
+    )
+    recent = sending.filter(claimed_at__gt=cutoff, claimed_by__startswith=f"{this_host()}:")
+    stuck += [
+        (pk, claimed_at)
+        for pk, claimed_at, claimed_by in recent.values_list("pk", "claimed_at", "claimed_by")[
+            :limit
+        ]
+        if claimer_is_dead(claimed_by)
+    ]
+    recovered = sum(_release_claim(pk, claimed_at, now=now) for pk, claimed_at in stuck)
     if recovered:
         logger.warning("recovered %s notifications left sending by a lost worker", recovered)
     return recovered
 
 
 def notifications_dispatch(
-    *, now: dt.datetime, publish: Callable[[int], None], batch: int, max_rows: int
+    *,
+    now: dt.datetime,
+    publish: Callable[[int], None],
+    batch: int,
+    max_rows: int,
+    redispatch_after: dt.timedelta | None = None,
 ) -> tuple[int, int]:
     """Publish a send task for every due pending row; again for rows whose task was lost.
 
+    `redispatch_after`: how long a published row waits before it is published again
+    (REDISPATCH_AFTER_SECONDS; 0 in cron mode, where no broker holds a task for it).
     Returns (published, of which re-published).
     """
-    cutoff = now - conf.seconds("REDISPATCH_AFTER_SECONDS")
+    if redispatch_after is None:
+        redispatch_after = conf.seconds("REDISPATCH_AFTER_SECONDS")
+    cutoff = now - redispatch_after
     published = republished = 0
     due = Notification.objects.filter(
         status=NotificationStatus.PENDING, not_before__lte=now

@@ -31,6 +31,7 @@ class NotificationKind(models.TextChoices):
     MISSED_APPOINTMENT = "missed-appointment", "Missed appointment"
     STAFF_ESCALATION = "staff-escalation", "Alert escalation to staff"
     SWEEP_RESUMED = "sweep-resumed", "Reminder sweep running again"
+    SWEEP_STOPPED = "sweep-stopped", "Reminder sweep stopped (watchdog)"
 
 
 PATIENT_FACING_KINDS = frozenset(
@@ -126,6 +127,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # "host:pid" of the process holding the claim: on that host, a dead pid frees the row
+    # at once instead of after the stuck-send lease (reminders/delivery.py).
+    claimed_by = models.CharField(max_length=100, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
 
@@ -429,3 +433,21 @@ class ProcessedWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+class WatchdogState(models.Model):
+    """The watchdog's memory (one row, pk 1), so a restarted watchdog never alerts twice.
+
+    `outage_number` counts the outages announced; `outage_since` is the finish of the last
+    sweep before the current outage, empty while sweeps are on time.
+    """
+
+    first_checked_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    outage_number = models.PositiveIntegerField(default=0)
+    outage_since = models.DateTimeField(null=True, blank=True)
+    outage_alerted_at = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Watchdog (outage {self.outage_number}, since {self.outage_since})"

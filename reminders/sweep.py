@@ -11,9 +11,11 @@ anything twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -26,7 +28,7 @@ from refills.models import Appointment, AppointmentStatus
 from refills.services import appointment_mark_missed, forecast_reassess_due
 from reminders import conf
 from reminders.alerts import alerts_clear_for_inactive, alerts_escalate_due
-from reminders.delivery import notifications_dispatch, notifications_recover
+from reminders.delivery import notification_send, notifications_dispatch, notifications_recover
 from reminders.hooks import pumps_review_due
 from reminders.messages import format_when
 from reminders.models import NotificationKind, SweepHeartbeat
@@ -93,89 +95,135 @@ def _publish(pk: int) -> None:
     )
 
 
+def _send_here(pk: int) -> None:
+    """Cron mode: send in this process. A retry stays a due row for the next sweep --send."""
+    notification_send(notification_id=pk)
+
+
 def sweep_run(
     *,
     now: dt.datetime | None = None,
     publish: Callable[[int], None] | None = None,
     reconcile: bool = False,
+    cron: bool = False,
 ) -> SweepReport:
-    """One sweep. `publish(id)` queues a send task (default: the Celery task)."""
-    now = now or timezone.now()
-    publish = _publish if publish is None else publish
-    report = SweepReport(started_at=now)
-    batch = int(conf.value("SWEEP_BATCH"))
-    max_rows = int(conf.value("SWEEP_MAX_ROWS"))
+    """One sweep. `publish(id)` queues a send task (default: the Celery task).
 
-    def step(name: str, function: Callable[[], None]) -> None:
+    `cron=True` (manage.py sweep --send, no worker): every due row is sent in this process,
+    including rows whose earlier attempt asked for a retry, and nothing goes to the broker.
+    """
+    now = now or timezone.now()
+    if cron:
+        publish = _send_here if publish is None else publish
+    run = _SweepRun(
+        now=now,
+        publish=_publish if publish is None else publish,
+        # Cron mode has no broker holding a task for a dispatched row: every run takes all.
+        redispatch_after=dt.timedelta(0) if cron else conf.seconds("REDISPATCH_AFTER_SECONDS"),
+    )
+    run.step("resumed", run.resumed)
+    run.step("reassess", run.reassess)
+    run.step("mark-missed", run.mark_missed)
+    if reconcile:
+        run.step("reconcile", run.reconcile_plans)
+    run.step("plans", run.plans)
+    run.step("escalate", run.escalate)
+    run.step("recover", run.recover)
+    run.step("dispatch", run.dispatch)
+    report = run.report
+    report.finished_at = max(timezone.now(), now)
+    _record_heartbeat(report, now=now)
+    if report.ok:
+        ping_heartbeat_url(report)
+    logger.info(
+        "sweep: %s messages created, %s published, %s recovered, %s errors",
+        report.messages_created,
+        report.dispatched,
+        report.sends_recovered,
+        len(report.errors),
+    )
+    return report
+
+
+class _SweepRun:
+    """The steps of one sweep, in order; each reads only what is due at `now`."""
+
+    def __init__(
+        self, *, now: dt.datetime, publish: Callable[[int], None], redispatch_after: dt.timedelta
+    ):
+        self.now = now
+        self.publish = publish
+        self.redispatch_after = redispatch_after
+        self.report = SweepReport(started_at=now)
+        self.batch = int(conf.value("SWEEP_BATCH"))
+        self.max_rows = int(conf.value("SWEEP_MAX_ROWS"))
+
+    def step(self, name: str, function: Callable[[], None]) -> None:
         # One broken step must not stop the others (dispatch above all).
         try:
             function()
         except Exception:
             logger.exception("sweep step %s failed", name)
-            report.errors.append(name)
+            self.report.errors.append(name)
 
-    def resumed() -> None:
+    def resumed(self) -> None:
         previous = SweepHeartbeat.objects.filter(ok=True).order_by("-finished_at").first()
-        if previous is not None and now - previous.finished_at > conf.stale_after():
-            report.resumed_after_stale = True
-            report.messages_created += _notify_managers_resumed(previous, now)
+        if previous is not None and self.now - previous.finished_at > conf.stale_after():
+            self.report.resumed_after_stale = True
+            self.report.messages_created += _notify_managers_resumed(previous, self.now)
 
-    def reassess() -> None:
+    def reassess(self) -> None:
         # Pumps whose risk tier can change now, then those whose alert/nudge rule switches on.
         for due_now in (forecast_reassess_due, pumps_review_due):
-            for _ in range(max(1, max_rows // batch)):
-                done = due_now(now=now, limit=batch)
-                report.forecasts_reassessed += done
-                if done < batch:
+            for _ in range(max(1, self.max_rows // self.batch)):
+                done = due_now(now=self.now, limit=self.batch)
+                self.report.forecasts_reassessed += done
+                if done < self.batch:
                     break
 
-    def mark_missed() -> None:
+    def mark_missed(self) -> None:
         grace = conf.minutes("MISSED_GRACE_MINUTES")
         overdue = Appointment.objects.filter(
-            status=AppointmentStatus.SCHEDULED, scheduled_start__lte=now - grace
+            status=AppointmentStatus.SCHEDULED, scheduled_start__lte=self.now - grace
         ).order_by("scheduled_start")
-        for appointment in overdue.select_related("pump")[:batch]:
+        for appointment in overdue.select_related("pump")[: self.batch]:
             # Marks it, refreshes the forecast; the hook raises the alert and the message.
-            if appointment_mark_missed(appointment=appointment, now=now):
-                report.appointments_marked_missed += 1
+            if appointment_mark_missed(appointment=appointment, now=self.now):
+                self.report.appointments_marked_missed += 1
 
-    def plans() -> None:
+    def plans(self) -> None:
         cache: dict = {}
-        while report.reminder_plans_due < max_rows:
-            due = list(plans_due(now=now, limit=batch))
+        report = self.report
+        while report.reminder_plans_due < self.max_rows:
+            due = list(plans_due(now=self.now, limit=self.batch))
             if not due:
                 break
             report.reminder_plans_due += len(due)
-            report.messages_created += plans_process(due, now=now, cache=cache)
-            if len(due) < batch:
+            report.messages_created += plans_process(due, now=self.now, cache=cache)
+            if len(due) < self.batch:
                 break
 
-    def escalate() -> None:
-        alerts_clear_for_inactive(now=now, limit=batch)
-        report.alerts_escalated += alerts_escalate_due(now=now, limit=batch)
+    def escalate(self) -> None:
+        alerts_clear_for_inactive(now=self.now, limit=self.batch)
+        self.report.alerts_escalated += alerts_escalate_due(now=self.now, limit=self.batch)
 
-    def recover() -> None:
-        report.sends_recovered += notifications_recover(now=now, limit=batch)
+    def recover(self) -> None:
+        self.report.sends_recovered += notifications_recover(now=self.now, limit=self.batch)
 
-    def dispatch() -> None:
-        report.dispatched, report.redispatched = notifications_dispatch(
-            now=now, publish=publish, batch=batch, max_rows=max_rows
+    def dispatch(self) -> None:
+        self.report.dispatched, self.report.redispatched = notifications_dispatch(
+            now=self.now,
+            publish=self.publish,
+            batch=self.batch,
+            max_rows=self.max_rows,
+            redispatch_after=self.redispatch_after,
         )
 
-    def reconcile_plans() -> None:
-        report.plans_reconciled = plans_reconcile(now=now)
+    def reconcile_plans(self) -> None:
+        self.report.plans_reconciled = plans_reconcile(now=self.now)
 
-    step("resumed", resumed)
-    step("reassess", reassess)
-    step("mark-missed", mark_missed)
-    if reconcile:
-        step("reconcile", reconcile_plans)
-    step("plans", plans)
-    step("escalate", escalate)
-    step("recover", recover)
-    step("dispatch", dispatch)
 
-    report.finished_at = max(timezone.now(), now)
+def _record_heartbeat(report: SweepReport, *, now: dt.datetime) -> None:
     try:
         SweepHeartbeat.objects.create(
             started_at=report.started_at,
@@ -188,14 +236,62 @@ def sweep_run(
     except Exception:
         logger.exception("could not record the sweep heartbeat")
         report.errors.append("heartbeat")
-    logger.info(
-        "sweep: %s messages created, %s published, %s recovered, %s errors",
-        report.messages_created,
-        report.dispatched,
-        report.sends_recovered,
-        len(report.errors),
+
+
+def ping_heartbeat_url(report: SweepReport) -> bool:
+    """Tell the dead-man's switch (PUMPTRACK_HEARTBEAT_URL) this sweep did all its work.
+
+    Only complete sweeps ping, like /healthz counts only those. A short timeout; a failure
+    is logged and never breaks the sweep. The body carries counts only.
+    """
+    url = conf.value("HEARTBEAT_URL")
+    if not url:
+        return False
+    if not url.startswith(("https://", "http://")):
+        logger.warning("PUMPTRACK_HEARTBEAT_URL is not an http(s) URL; not pinged")
+        return False
+    body = json.dumps(
+        {
+            "created": report.messages_created,
+            "published": report.dispatched,
+            "recovered": report.sends_recovered,
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 (checked: http or https only)
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
-    return report
+    try:
+        with urllib.request.urlopen(  # noqa: S310 (checked: http or https only)
+            request, timeout=float(conf.value("HEARTBEAT_TIMEOUT_SECONDS"))
+        ) as response:
+            response.read(1024)
+    except Exception as exc:
+        logger.warning("heartbeat ping failed: %s", type(exc).__name__)
+        return False
+    return True
+
+
+def sweep_now_if_late(
+    *, now: dt.datetime | None = None, publish_sweep: Callable[[], None] | None = None
+) -> bool:
+    """At beat start: when the last sweep is older than one interval, run one at once.
+
+    Beat would otherwise wait for its schedule; after an outage the first sweep should
+    run within seconds of beat's return. The sweep is idempotent, so one too many is free.
+    """
+    now = now or timezone.now()
+    last = SweepHeartbeat.objects.order_by("-finished_at").first()
+    if last is not None and now - last.finished_at <= conf.sweep_interval():
+        return False
+    if publish_sweep is None:
+        from reminders.tasks import sweep
+
+        def publish_sweep() -> None:
+            sweep.apply_async(expires=conf.value("SWEEP_INTERVAL_SECONDS"))
+
+    publish_sweep()
+    logger.info("beat started after the sweep was late: one sweep published now")
+    return True
 
 
 def _notify_managers_resumed(previous: SweepHeartbeat, now: dt.datetime) -> int:

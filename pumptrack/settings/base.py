@@ -357,9 +357,12 @@ REMINDERS = {
     "BACKOFF_MAX_SECONDS": env.float("REMINDERS_BACKOFF_MAX_SECONDS", default=300.0),
     "SEND_TIMEOUT_SECONDS": env.float("REMINDERS_SEND_TIMEOUT_SECONDS", default=20.0),
     # The sweep re-publishes rows still pending this long after dispatch (a lost broker
-    # message), and resolves rows left "sending" this long (a worker killed mid-send).
+    # message).
     "REDISPATCH_AFTER_SECONDS": env.float("REMINDERS_REDISPATCH_AFTER_SECONDS", default=180.0),
-    "STUCK_SENDING_SECONDS": env.float("REMINDERS_STUCK_SENDING_SECONDS", default=600.0),
+    # A row left "sending" is taken back after the longest a live send can take: a lookup
+    # and a send (each bounded by SEND_TIMEOUT_SECONDS) plus this margin. A claimer known
+    # to be dead (its pid gone on this host) frees its rows at once.
+    "STUCK_MARGIN_SECONDS": env.float("REMINDERS_STUCK_MARGIN_SECONDS", default=15.0),
     "SWEEP_BATCH": env.int("REMINDERS_SWEEP_BATCH", default=500),
     "SWEEP_MAX_ROWS": env.int("REMINDERS_SWEEP_MAX_ROWS", default=20000),
     # Channels. SMS: reminders.channels.FileSmsBackend (console + var/sms-outbox.jsonl) or
@@ -378,7 +381,21 @@ REMINDERS = {
     "TWILIO_MESSAGING_SERVICE_SID": env("TWILIO_MESSAGING_SERVICE_SID", default=""),
     # Public base URL Twilio calls (signatures are computed over it), e.g. https://itb.example.org
     "PUBLIC_BASE_URL": env("PUMPTRACK_PUBLIC_BASE_URL", default=""),
+    # Dead-man's switch (e.g. a Healthchecks check URL): every complete sweep pings it.
+    "HEARTBEAT_URL": env("PUMPTRACK_HEARTBEAT_URL", default=""),
+    "HEARTBEAT_TIMEOUT_SECONDS": env.float("PUMPTRACK_HEARTBEAT_TIMEOUT_SECONDS", default=5.0),
+    # The watchdog process checks the last sweep this often, and tells the escalation
+    # contacts once an outage is older than WATCHDOG_ALERT_AFTER_SECONDS (default: two
+    # sweep intervals), and again when sweeps are back.
+    "WATCHDOG_CHECK_SECONDS": env.float("PUMPTRACK_WATCHDOG_CHECK_SECONDS", default=30.0),
 }
+REMINDERS["WATCHDOG_ALERT_AFTER_SECONDS"] = env.float(
+    "PUMPTRACK_WATCHDOG_ALERT_AFTER_SECONDS", default=2 * REMINDERS["SWEEP_INTERVAL_SECONDS"]
+)
+REMINDERS["STUCK_SENDING_SECONDS"] = env.float(
+    "REMINDERS_STUCK_SENDING_SECONDS",
+    default=2 * REMINDERS["SEND_TIMEOUT_SECONDS"] + REMINDERS["STUCK_MARGIN_SECONDS"],
+)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # The twilio package logs request parameters (the number texted) at INFO: keep them out.
 LOGGING.setdefault("loggers", {})["twilio.http_client"] = {"level": "WARNING"}
@@ -404,17 +421,23 @@ else:
     }
 # Every task has a soft limit (SoftTimeLimitExceeded is raised in the task, which can clean
 # up) and a hard one (the worker child is killed; the task is acked as failed, and the
-# sweep's stuck-send recovery takes the row back). Soft > the provider call timeout, so a
-# slow send times out on its own first. Keep the hard limit below
-# REMINDERS_STUCK_SENDING_SECONDS in production, so a row is only called stuck once its
-# task is surely dead (the fault drills shorten both on purpose).
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# sweep's stuck-send recovery takes the row back). These defaults are sized for the send
+# task: soft > a lookup and a send (each bounded by the send timeout), hard below
+# REMINDERS_STUCK_SENDING_SECONDS, so a row is only called stuck once its task is surely
+# dead (prefork pool; the solo pool enforces no limits, and the claim checks cover it).
+# The sweep tasks have their own, longer limits (CELERY_SWEEP_*_TIME_LIMIT).
+_send_budget = 2 * REMINDERS["SEND_TIMEOUT_SECONDS"]
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=int(_send_budget + 5))
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=int(_send_budget + 10))
+CELERY_SWEEP_SOFT_TIME_LIMIT = env.int("CELERY_SWEEP_SOFT_TIME_LIMIT", default=300)
+CELERY_SWEEP_TIME_LIMIT = env.int("CELERY_SWEEP_TIME_LIMIT", default=360)
 if not REMINDERS["SEND_TIMEOUT_SECONDS"] < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
         "Celery time limits must satisfy REMINDERS_SEND_TIMEOUT_SECONDS < "
         "CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT."
     )
+if not CELERY_SWEEP_SOFT_TIME_LIMIT < CELERY_SWEEP_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_SWEEP_SOFT_TIME_LIMIT must be below CELERY_SWEEP_TIME_LIMIT")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -427,17 +450,25 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The sweep has its own queue, so it never waits behind a backlog of sends (docker-compose
+# runs a worker for it alone; the other workers serve it first: `-Q sweep,celery`).
+CELERY_SWEEP_QUEUE = env("CELERY_SWEEP_QUEUE", default="sweep")
+CELERY_TASK_ROUTES = {
+    "reminders.tasks.sweep": {"queue": CELERY_SWEEP_QUEUE},
+    "reminders.tasks.reconcile": {"queue": CELERY_SWEEP_QUEUE},
+}
 # Every schedule lives here; django-celery-beat installs it idempotently at beat start.
+# The DatabaseScheduler stores `expire_seconds` (it ignores "expires" in the options).
 CELERY_BEAT_SCHEDULE = {
     "reminders-sweep": {
         "task": "reminders.tasks.sweep",
         "schedule": REMINDERS["SWEEP_INTERVAL_SECONDS"],
         # A sweep that waited a whole interval in the queue is superseded by the next one.
-        "options": {"expires": REMINDERS["SWEEP_INTERVAL_SECONDS"]},
+        "options": {"expire_seconds": REMINDERS["SWEEP_INTERVAL_SECONDS"]},
     },
     "reminders-reconcile": {
         "task": "reminders.tasks.reconcile",
         "schedule": env.float("REMINDERS_RECONCILE_INTERVAL_SECONDS", default=3600.0),
-        "options": {"expires": 600},
+        "options": {"expire_seconds": 600},
     },
 }

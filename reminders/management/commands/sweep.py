@@ -21,18 +21,14 @@ class Command(BaseCommand):
             "--send",
             action="store_true",
             help="Send the due messages in this process instead of publishing tasks "
-            "(for clinics that run the sweep from cron without a worker).",
+            "(for clinics that run the sweep from cron without a worker); retries are "
+            "sent by the next run, nothing is published to the broker.",
         )
 
     def handle(self, *args, reconcile=False, send=False, **options):
-        publish = None
-        if send:
-            from reminders.tasks import send_notification
-
-            def publish(pk: int) -> None:
-                send_notification(pk)
-
-        report = sweep_run(reconcile=reconcile, publish=publish)
+        # --send is cron mode: messages go out from this process, a failed attempt stays a
+        # due row that the next `sweep --send` retries, and nothing is put on the broker.
+        report = sweep_run(reconcile=reconcile, cron=send)
         for line in report.lines():
             self.stdout.write(line)
         if not report.ok:
