@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reminders', '0005_message_recheck_at_send'),
+        ('reminders', '0006_alert_severity_choices'),
     ]
 
     operations = [
