@@ -10,7 +10,7 @@ reason from someone allowed to give it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
@@ -201,6 +201,41 @@ def _discrepancy_as_confirmed_ml(refill: Refill | None) -> Decimal | None:
 def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     """Validate a refill and compute what it would do, without writing anything."""
     now = timezone.now()
+    at = data.performed_at or now
+    findings = _entry_findings(pump=pump, data=data, by=by, now=now, at=at)
+    previous_program = program_in_effect(pump=pump, at=at)
+    new_program, program_checks = _program_at_refill(
+        pump=pump, data=data, by=by, at=at, previous_program=previous_program
+    )
+    findings += program_checks
+    findings += _bridge_bolus_findings(
+        findings_so_far=findings, data=data, previous_program=previous_program
+    )
+    previous_fill, _ = current_fill(pump=pump, at=at)
+    reconciled = _reconcile_residual(pump=pump, data=data, at=at, previous_fill=previous_fill)
+    findings += reconciled.findings
+    post_fill, post_fill_findings = _post_fill_reading(pump=pump, data=data)
+    findings += post_fill_findings
+    dose = new_program.daily_dose_mcg if new_program else None
+    new_fill, projection, projection_findings = _project_new_fill(
+        pump=pump, data=data, dose=dose, post_fill=post_fill
+    )
+    findings += projection_findings
+    return RefillPreview(
+        findings=findings,
+        reconciliation=reconciled.reconciliation,
+        forecast=projection,
+        previous_fill=previous_fill,
+        new_fill=new_fill,
+        daily_dose_mcg=dose,
+        trend=reconciled.trend,
+        previous_discrepancy_ml=reconciled.previous_discrepancy_ml,
+        post_fill=post_fill,
+    )
+
+
+def _entry_findings(*, pump: Pump, data: RefillInput, by, now, at) -> list[v.Finding]:
+    """What is checked on the entry itself: time, second checker, needle, volumes, pump, lot."""
     findings: list[v.Finding] = []
     findings += v.check_performed_at(data.performed_at, now=now)
     findings += _second_person_findings(
@@ -219,99 +254,128 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
         resulting_volume_ml=data.resulting_volume_ml,
     )
     findings += _pump_active_findings(pump)
-    at = data.performed_at or now
     findings += v.check_lot(
         lot_number=data.lot_number,
         lot_expiry=data.lot_expiry,
         refill_day=timezone.localtime(at, pump.patient.clinic.tz).date(),
     )
-    previous_program = program_in_effect(pump=pump, at=at)
+    return findings
+
+
+def _program_at_refill(
+    *, pump: Pump, data: RefillInput, by, at, previous_program: DrugProgram | None
+) -> tuple[ProgramInput | None, list[v.Finding]]:
+    """The program the pump runs after this refill, and what is wrong with it.
+
+    A new program when the dose changes; otherwise the program in effect, with the
+    refill's drug and concentration (which may change at a refill).
+    """
     new_program = data.new_program
     if new_program is None and previous_program is not None:
         # Same dose; the concentration may still change at a refill.
         new_program = _copy_program(previous_program, data)
     if new_program is None:
-        findings.append(
+        return None, [
             v.Finding(
                 "program_missing",
                 "basal_daily_dose_mcg",
                 "This pump has no drug program yet. Enter the daily dose.",
                 v.Severity.ERROR,
             )
-        )
-    else:
-        new_program.concentration_mcg_per_ml = data.concentration_mcg_per_ml
-        new_program.drug_product = data.drug_product
-        if data.new_program is None and previous_program is not None:
-            # Unchanged dose: only the concentration needs checking again.
-            findings += v.check_concentration(
-                data.concentration_mcg_per_ml,
-                catalogue_strengths=_catalogue_strengths(),
-                is_custom_dilution=data.drug_product.is_custom_dilution,
-                custom_reason=new_program.custom_concentration_reason,
-                # Copied from the program in effect (same strength only; see _copy_program),
-                # where its creator and second clinician were already two people.
-                has_second_clinician=new_program.second_clinician is not None,
-            )
-        else:
-            findings += program_findings(pump=pump, program=new_program, at=at, by=by)
+        ]
+    new_program.concentration_mcg_per_ml = data.concentration_mcg_per_ml
+    new_program.drug_product = data.drug_product
+    if data.new_program is not None or previous_program is None:
+        return new_program, program_findings(pump=pump, program=new_program, at=at, by=by)
+    # Unchanged dose: only the concentration needs checking again.
+    return new_program, v.check_concentration(
+        data.concentration_mcg_per_ml,
+        catalogue_strengths=_catalogue_strengths(),
+        is_custom_dilution=data.drug_product.is_custom_dilution,
+        custom_reason=new_program.custom_concentration_reason,
+        # Copied from the program in effect (same strength only; see _copy_program),
+        # where its creator and second clinician were already two people.
+        has_second_clinician=new_program.second_clinician is not None,
+    )
+
+
+def _bridge_bolus_findings(
+    *, findings_so_far: list[v.Finding], data: RefillInput, previous_program: DrugProgram | None
+) -> list[v.Finding]:
     # A concentration that is itself wrong (e.g. mg/mL typed as mcg/mL) is the one thing
     # to fix; asking for a bridge bolus to that impossible strength would only mislead.
-    concentration_wrong = any(f.blocks and f.code.startswith("concentration_") for f in findings)
-    if not concentration_wrong:
-        findings += v.check_bridge_bolus(
-            old_concentration=(
-                previous_program.concentration_mcg_per_ml if previous_program else None
-            ),
-            new_concentration=data.concentration_mcg_per_ml,
-            bridge_mcg=data.bridge_bolus_mcg,
-            bridge_ml=data.bridge_bolus_ml,
-            not_needed_reason=data.bridge_not_needed_reason,
-        )
+    if any(f.blocks and f.code.startswith("concentration_") for f in findings_so_far):
+        return []
+    return v.check_bridge_bolus(
+        old_concentration=(previous_program.concentration_mcg_per_ml if previous_program else None),
+        new_concentration=data.concentration_mcg_per_ml,
+        bridge_mcg=data.bridge_bolus_mcg,
+        bridge_ml=data.bridge_bolus_ml,
+        not_needed_reason=data.bridge_not_needed_reason,
+    )
 
-    previous_fill, _ = current_fill(pump=pump, at=at)
-    reconciliation = trend = previous_discrepancy_ml = None
+
+@dataclass
+class _Reconciled:
+    """The residual against the expected one, the trend across refills, and the findings."""
+
+    reconciliation: Reconciliation | None = None
+    trend: Direction | None = None
+    previous_discrepancy_ml: Decimal | None = None
+    findings: list[v.Finding] = field(default_factory=list)
+
+
+def _reconcile_residual(
+    *, pump: Pump, data: RefillInput, at, previous_fill: Fill | None
+) -> _Reconciled:
     residual_left = data.residual_left_ml or Decimal(0)
     if (
-        previous_fill is not None
-        and data.actual_residual_ml is not None
-        and data.actual_residual_ml >= 0
-        and residual_left >= 0
+        previous_fill is None
+        or data.actual_residual_ml is None
+        or data.actual_residual_ml < 0
+        or residual_left < 0
     ):
-        # What was in the pump is what was aspirated plus anything left behind.
-        reconciliation = reconcile(
-            previous_fill,
-            at,
-            data.actual_residual_ml + residual_left,
-            abs_threshold_ml=policy_value("DISCREPANCY_ML"),
-            rel_threshold=policy_value("DISCREPANCY_RELATIVE"),
+        return _Reconciled()
+    # What was in the pump is what was aspirated plus anything left behind.
+    reconciliation = reconcile(
+        previous_fill,
+        at,
+        data.actual_residual_ml + residual_left,
+        abs_threshold_ml=policy_value("DISCREPANCY_ML"),
+        rel_threshold=policy_value("DISCREPANCY_RELATIVE"),
+    )
+    last_refill = latest_refill(pump=pump, before=at)
+    previous_discrepancy_ml = _discrepancy_as_confirmed_ml(last_refill)
+    trend = discrepancy_trend(
+        reconciliation.discrepancy_ml,
+        previous_discrepancy_ml,
+        threshold_ml=policy_value("DISCREPANCY_TREND_ML"),
+    )
+    message = reconciliation.message
+    if trend is not None:
+        message += " " + _trend_message(
+            reconciliation.discrepancy_ml, previous_discrepancy_ml, trend
         )
-        last_refill = latest_refill(pump=pump, before=at)
-        previous_discrepancy_ml = _discrepancy_as_confirmed_ml(last_refill)
-        trend = discrepancy_trend(
-            reconciliation.discrepancy_ml,
-            previous_discrepancy_ml,
-            threshold_ml=policy_value("DISCREPANCY_TREND_ML"),
-        )
-        message = reconciliation.message
-        if trend is not None:
-            message += " " + _trend_message(
-                reconciliation.discrepancy_ml, previous_discrepancy_ml, trend
-            )
-        findings += v.check_discrepancy_assessment(
-            flagged=reconciliation.flagged or trend is not None,
-            message=message,
-            assessment=data.discrepancy_assessment,
-            action=data.discrepancy_action,
-        )
-        findings += _discrepancy_explanation_findings(
-            previous_fill=previous_fill,
-            at=at,
-            data=data,
-            residual_left=residual_left,
-            flagged=reconciliation.flagged,
-        )
+    findings = v.check_discrepancy_assessment(
+        flagged=reconciliation.flagged or trend is not None,
+        message=message,
+        assessment=data.discrepancy_assessment,
+        action=data.discrepancy_action,
+    )
+    findings += _discrepancy_explanation_findings(
+        previous_fill=previous_fill,
+        at=at,
+        data=data,
+        residual_left=residual_left,
+        flagged=reconciliation.flagged,
+    )
+    return _Reconciled(reconciliation, trend, previous_discrepancy_ml, findings)
 
+
+def _post_fill_reading(
+    *, pump: Pump, data: RefillInput
+) -> tuple[PostFillCheck | None, list[v.Finding]]:
+    """A sensor pump's reading after the fill against what was programmed (§7.1 #8)."""
     post_fill = None
     measured = data.measured_volume_after_fill_ml
     if (
@@ -327,15 +391,19 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
             small_limit_ml=policy_value("POCKET_FILL_SMALL_ML"),
             large_limit_ml=policy_value("POCKET_FILL_LARGE_ML"),
         )
-    findings += v.check_post_fill_volume(
+    findings = v.check_post_fill_volume(
         has_sensor=pump.model.has_volume_sensor,
         capacity_ml=pump.model.reservoir_capacity_ml,
         measured_ml=measured,
         check=post_fill,
     )
+    return post_fill, findings
 
-    new_fill = projection = None
-    dose = new_program.daily_dose_mcg if new_program else None
+
+def _project_new_fill(
+    *, pump: Pump, data: RefillInput, dose: Decimal | None, post_fill: PostFillCheck | None
+) -> tuple[Fill | None, Forecast | None, list[v.Finding]]:
+    """The fill this refill makes and its projection, with the checks on the projection."""
     # Only project numbers the maths accepts; the findings already name the bad ones.
     can_project = (
         dose is not None
@@ -347,37 +415,28 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
         and data.resulting_volume_ml > 0
         and data.performed_at is not None
     )
-    if can_project:
-        new_fill = Fill(
-            filled_at=data.performed_at.astimezone(pump.patient.clinic.tz),
-            volume_ml=_volume_in_reservoir(data, post_fill),
-            concentration_mcg_per_ml=data.concentration_mcg_per_ml,
-            daily_dose_mcg=dose,
-            alarm_volume_ml=pump.alarm_volume_ml,
-            oneoff_ml=data.bridge_bolus_ml or Decimal(0),
-            empty_volume_ml=pump.model.empty_volume_ml,
-        )
-        projection = _project(pump, new_fill)
-        findings += v.check_days_to_alarm(
-            projection.days_to_alarm, short_days=policy_value("SHORT_INTERVAL_WARNING_DAYS")
-        )
-        if projection.alarm_at is not None:
-            findings += v.check_printed_alarm(
-                printed=data.printed_alarm_date,
-                computed=timezone.localtime(projection.alarm_at, pump.patient.clinic.tz).date(),
-                tolerance_days=policy_value("PRINTED_ALARM_TOLERANCE_DAYS"),
-            )
-    return RefillPreview(
-        findings=findings,
-        reconciliation=reconciliation,
-        forecast=projection,
-        previous_fill=previous_fill,
-        new_fill=new_fill,
+    if not can_project:
+        return None, None, []
+    new_fill = Fill(
+        filled_at=data.performed_at.astimezone(pump.patient.clinic.tz),
+        volume_ml=_volume_in_reservoir(data, post_fill),
+        concentration_mcg_per_ml=data.concentration_mcg_per_ml,
         daily_dose_mcg=dose,
-        trend=trend,
-        previous_discrepancy_ml=previous_discrepancy_ml,
-        post_fill=post_fill,
+        alarm_volume_ml=pump.alarm_volume_ml,
+        oneoff_ml=data.bridge_bolus_ml or Decimal(0),
+        empty_volume_ml=pump.model.empty_volume_ml,
     )
+    projection = _project(pump, new_fill)
+    findings = v.check_days_to_alarm(
+        projection.days_to_alarm, short_days=policy_value("SHORT_INTERVAL_WARNING_DAYS")
+    )
+    if projection.alarm_at is not None:
+        findings += v.check_printed_alarm(
+            printed=data.printed_alarm_date,
+            computed=timezone.localtime(projection.alarm_at, pump.patient.clinic.tz).date(),
+            tolerance_days=policy_value("PRINTED_ALARM_TOLERANCE_DAYS"),
+        )
+    return new_fill, projection, findings
 
 
 def _trend_message(current_ml: Decimal, previous_ml: Decimal, direction: Direction) -> str:
@@ -415,119 +474,147 @@ def refill_record(
             .get(pk=pump.pk)
         )
         preview = refill_preview(pump=pump, data=data, by=by)
-        findings = list(preview.findings)
-        if appointment is not None and appointment.pump_id != pump.pk:
-            findings.append(
-                v.Finding(
-                    "appointment_other_pump",
-                    None,
-                    "This appointment belongs to another pump. Choose the patient's appointment.",
-                    v.Severity.ERROR,
-                )
-            )
+        findings = preview.findings + _appointment_pump_findings(pump=pump, appointment=appointment)
         overridden = _enforce(
             findings, by=by, clinic=pump.patient.clinic, override_reason=override_reason
         )
         last_before = latest_refill(pump=pump, before=data.performed_at)
-        previous_program = program_in_effect(pump=pump, at=data.performed_at)
-        program = previous_program
-        dose_changed = data.new_program is not None
-        concentration_changed = (
-            previous_program is None
-            or previous_program.concentration_mcg_per_ml != data.concentration_mcg_per_ml
-            or previous_program.drug_product_id != data.drug_product.pk
-        )
-        if dose_changed or concentration_changed:
-            program_input = data.new_program or _copy_program(previous_program, data)
-            program = _program_create(
-                pump=pump,
-                program=program_input,
-                at=data.performed_at,
-                by=by,
-                reason=data.program_change_reason or "Changed at refill",
-            )
-        rec = preview.reconciliation
-        # The refill-by date that was in force, kept for the late-refill reports.
-        due_by = PumpForecast.objects.filter(pump=pump).values_list("refill_by", flat=True).first()
-        refill = Refill(
-            pump=pump,
-            performed_at=data.performed_at,
-            performed_by=by,
-            second_checker=data.second_checker,
-            expected_residual_ml=rec.expected_ml.quantize(Decimal("0.01")) if rec else None,
-            programmer_expected_residual_ml=data.programmer_expected_residual_ml,
-            actual_residual_ml=data.actual_residual_ml,
-            residual_left_ml=data.residual_left_ml,
-            residual_appearance=data.residual_appearance,
-            volume_added_ml=data.volume_added_ml,
-            resulting_volume_ml=data.resulting_volume_ml,
-            drug_product=data.drug_product,
-            concentration_mcg_per_ml=data.concentration_mcg_per_ml,
-            lot_number=data.lot_number,
-            lot_expiry=data.lot_expiry,
-            bridge_bolus_mcg=data.bridge_bolus_mcg,
-            bridge_bolus_ml=data.bridge_bolus_ml,
-            bridge_not_needed_reason=data.bridge_not_needed_reason,
-            needle_placement=data.needle_placement,
-            needle_placement_confirmed=data.needle_placement_confirmed,
-            program=program,
-            alarm_volume_ml=pump.alarm_volume_ml,
-            printed_alarm_date=data.printed_alarm_date,
-            discrepancy_ml=rec.discrepancy_ml.quantize(Decimal("0.01")) if rec else None,
-            discrepancy_relative=(
-                rec.relative_error.quantize(Decimal("0.0001"))
-                if rec and rec.relative_error is not None
-                else None
-            ),
-            discrepancy_flagged=bool(rec and rec.flagged),
-            discrepancy_trend_flagged=preview.trend is not None,
-            measured_volume_after_fill_ml=data.measured_volume_after_fill_ml,
-            pocket_fill_suspected=bool(preview.post_fill and preview.post_fill.suspected),
-            due_by=due_by,
-            performed_on_time=(
-                None
-                if due_by is None
-                else timezone.localtime(data.performed_at, pump.patient.clinic.tz).date() <= due_by
-            ),
-            discrepancy_assessment=data.discrepancy_assessment,
-            discrepancy_action=data.discrepancy_action,
-            remeasured_residual_ml=data.remeasured_residual_ml,
-            discrepancy_cause=data.discrepancy_cause.strip(),
-            symptom_screen_done=data.symptom_screen_done,
-            notes=data.notes,
-        )
+        program = _program_after_refill(pump=pump, data=data, by=by)
+        refill = _refill_row(pump=pump, by=by, data=data, preview=preview, program=program)
         refill.full_clean()
         refill.save()
         _record_overrides(overridden, by=by, reason=override_reason, pump=pump, refill=refill)
-        if appointment is None:
-            candidates = Appointment.objects.filter(
-                pump=pump,
-                kind=AppointmentKind.REFILL,
-                status__in=[AppointmentStatus.SCHEDULED, AppointmentStatus.MISSED],
-                scheduled_start__date__lte=data.performed_at.date() + dt.timedelta(days=1),
-            )
-            if last_before is not None:
-                # A missed visit before the previous refill was answered by that refill.
-                candidates = candidates.filter(scheduled_start__gt=last_before.performed_at)
-            appointment = candidates.order_by("-scheduled_start").first()
-        if appointment is not None and appointment.status != AppointmentStatus.COMPLETED:
-            appointment.status = AppointmentStatus.COMPLETED
-            appointment.completed_refill = refill
-            appointment.status_changed_at = timezone.now()
-            appointment.save(update_fields=["status", "completed_refill", "status_changed_at"])
-        # A refill answers the reports that were about the reservoir running low.
-        # Saved one by one (there are few) so each change lands in the audit trail.
-        for report in PumpReport.objects.filter(
-            pump=pump,
-            resolved_at__isnull=True,
-            kind=ReportKind.LOW_RESERVOIR_ALARM,
-            reported_at__lte=data.performed_at,
-        ):
-            report.resolved_at = data.performed_at
-            report.resolution = "Refilled"
-            report.save(update_fields=["resolved_at", "resolution"])
+        _complete_refill_appointment(
+            pump=pump, refill=refill, appointment=appointment, last_before=last_before
+        )
+        _resolve_low_reservoir_reports(pump=pump, refilled_at=data.performed_at)
         forecast_refresh(pump=pump)
     return refill
+
+
+def _appointment_pump_findings(*, pump: Pump, appointment: Appointment | None) -> list[v.Finding]:
+    if appointment is None or appointment.pump_id == pump.pk:
+        return []
+    return [
+        v.Finding(
+            "appointment_other_pump",
+            None,
+            "This appointment belongs to another pump. Choose the patient's appointment.",
+            v.Severity.ERROR,
+        )
+    ]
+
+
+def _program_after_refill(*, pump: Pump, data: RefillInput, by) -> DrugProgram | None:
+    """The program in effect after the refill: a new row when the dose or the drug changes."""
+    previous_program = program_in_effect(pump=pump, at=data.performed_at)
+    dose_changed = data.new_program is not None
+    concentration_changed = (
+        previous_program is None
+        or previous_program.concentration_mcg_per_ml != data.concentration_mcg_per_ml
+        or previous_program.drug_product_id != data.drug_product.pk
+    )
+    if not (dose_changed or concentration_changed):
+        return previous_program
+    return _program_create(
+        pump=pump,
+        program=data.new_program or _copy_program(previous_program, data),
+        at=data.performed_at,
+        by=by,
+        reason=data.program_change_reason or "Changed at refill",
+    )
+
+
+def _refill_row(
+    *, pump: Pump, by, data: RefillInput, preview: RefillPreview, program: DrugProgram | None
+) -> Refill:
+    """The unsaved Refill: what was entered, with the reconciliation and checks of the preview."""
+    rec = preview.reconciliation
+    # The refill-by date that was in force, kept for the late-refill reports.
+    due_by = PumpForecast.objects.filter(pump=pump).values_list("refill_by", flat=True).first()
+    return Refill(
+        pump=pump,
+        performed_at=data.performed_at,
+        performed_by=by,
+        second_checker=data.second_checker,
+        expected_residual_ml=rec.expected_ml.quantize(Decimal("0.01")) if rec else None,
+        programmer_expected_residual_ml=data.programmer_expected_residual_ml,
+        actual_residual_ml=data.actual_residual_ml,
+        residual_left_ml=data.residual_left_ml,
+        residual_appearance=data.residual_appearance,
+        volume_added_ml=data.volume_added_ml,
+        resulting_volume_ml=data.resulting_volume_ml,
+        drug_product=data.drug_product,
+        concentration_mcg_per_ml=data.concentration_mcg_per_ml,
+        lot_number=data.lot_number,
+        lot_expiry=data.lot_expiry,
+        bridge_bolus_mcg=data.bridge_bolus_mcg,
+        bridge_bolus_ml=data.bridge_bolus_ml,
+        bridge_not_needed_reason=data.bridge_not_needed_reason,
+        needle_placement=data.needle_placement,
+        needle_placement_confirmed=data.needle_placement_confirmed,
+        program=program,
+        alarm_volume_ml=pump.alarm_volume_ml,
+        printed_alarm_date=data.printed_alarm_date,
+        discrepancy_ml=rec.discrepancy_ml.quantize(Decimal("0.01")) if rec else None,
+        discrepancy_relative=(
+            rec.relative_error.quantize(Decimal("0.0001"))
+            if rec and rec.relative_error is not None
+            else None
+        ),
+        discrepancy_flagged=bool(rec and rec.flagged),
+        discrepancy_trend_flagged=preview.trend is not None,
+        measured_volume_after_fill_ml=data.measured_volume_after_fill_ml,
+        pocket_fill_suspected=bool(preview.post_fill and preview.post_fill.suspected),
+        due_by=due_by,
+        performed_on_time=(
+            None
+            if due_by is None
+            else timezone.localtime(data.performed_at, pump.patient.clinic.tz).date() <= due_by
+        ),
+        discrepancy_assessment=data.discrepancy_assessment,
+        discrepancy_action=data.discrepancy_action,
+        remeasured_residual_ml=data.remeasured_residual_ml,
+        discrepancy_cause=data.discrepancy_cause.strip(),
+        symptom_screen_done=data.symptom_screen_done,
+        notes=data.notes,
+    )
+
+
+def _complete_refill_appointment(
+    *, pump: Pump, refill: Refill, appointment: Appointment | None, last_before: Refill | None
+) -> None:
+    """Mark the visit this refill answers completed: the one given, or the latest open one."""
+    if appointment is None:
+        candidates = Appointment.objects.filter(
+            pump=pump,
+            kind=AppointmentKind.REFILL,
+            status__in=[AppointmentStatus.SCHEDULED, AppointmentStatus.MISSED],
+            scheduled_start__date__lte=refill.performed_at.date() + dt.timedelta(days=1),
+        )
+        if last_before is not None:
+            # A missed visit before the previous refill was answered by that refill.
+            candidates = candidates.filter(scheduled_start__gt=last_before.performed_at)
+        appointment = candidates.order_by("-scheduled_start").first()
+    if appointment is not None and appointment.status != AppointmentStatus.COMPLETED:
+        appointment.status = AppointmentStatus.COMPLETED
+        appointment.completed_refill = refill
+        appointment.status_changed_at = timezone.now()
+        appointment.save(update_fields=["status", "completed_refill", "status_changed_at"])
+
+
+def _resolve_low_reservoir_reports(*, pump: Pump, refilled_at: dt.datetime) -> None:
+    # A refill answers the reports that were about the reservoir running low.
+    # Saved one by one (there are few) so each change lands in the audit trail.
+    for report in PumpReport.objects.filter(
+        pump=pump,
+        resolved_at__isnull=True,
+        kind=ReportKind.LOW_RESERVOIR_ALARM,
+        reported_at__lte=refilled_at,
+    ):
+        report.resolved_at = refilled_at
+        report.resolution = "Refilled"
+        report.save(update_fields=["resolved_at", "resolution"])
 
 
 def _copy_program(previous: DrugProgram | None, data: RefillInput) -> ProgramInput:
