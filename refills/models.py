@@ -474,6 +474,19 @@ class RefillByReason(models.TextChoices):
     NO_FILL = "no-fill", "No refill recorded yet"
 
 
+class RiskTier(models.IntegerChoices):
+    """The withdrawal-risk tier as stored and shown: the same values as refills.risk.Tier.
+
+    refills.risk stays pure (no Django), so the rules keep their own IntEnum; a test
+    checks that the values and labels of the two agree.
+    """
+
+    LOW = 1, "Low"
+    MODERATE = 2, "Moderate"
+    HIGH = 3, "High"
+    CRITICAL = 4, "Critical"
+
+
 class PumpForecast(models.Model):
     """The stored projection for one pump. Written only by refills.services.forecast_refresh."""
 
@@ -499,7 +512,9 @@ class PumpForecast(models.Model):
     )
     next_refill_at = models.DateTimeField(null=True, blank=True)
     booked_before_refill_by = models.BooleanField(default=False)
-    risk_tier = models.PositiveSmallIntegerField(default=1, db_index=True)
+    risk_tier = models.PositiveSmallIntegerField(
+        choices=RiskTier.choices, default=RiskTier.LOW, db_index=True
+    )
     risk_reasons = models.JSONField(default=list)
     reassess_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
