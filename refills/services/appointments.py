@@ -16,6 +16,7 @@ from refills import validation as v
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.policy import policy_value
 from refills.scheduling import ClinicHours, earliest_slot, latest_day_without_override
+from refills.selectors import stored_forecast
 from refills.services.common import _enforce, _record_overrides
 from refills.services.forecast import forecast_refresh
 
@@ -37,7 +38,7 @@ def appointment_findings(
         findings.append(
             v.Finding("pump_not_active", None, "This pump is explanted.", v.Severity.ERROR)
         )
-    stored = PumpForecast.objects.filter(pump=pump).first()
+    stored = stored_forecast(pump=pump)
     if kind == AppointmentKind.REFILL and stored and stored.refill_by:
         clinic = pump.patient.clinic
         local_day = timezone.localtime(scheduled_start, clinic.tz).date()

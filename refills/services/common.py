@@ -7,7 +7,6 @@ reason from someone allowed to give it (`_enforce`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
@@ -15,7 +14,7 @@ from accounts.models import Role
 from patients.models import Pump, PumpStatus
 from refills import validation as v
 from refills.models import EXPLAINED_DISCREPANCY_ACTIONS as MODEL_EXPLAINED_ACTIONS
-from refills.models import DrugProduct, Override
+from refills.models import Override
 
 # Actions that say the discrepancy has been explained, so it no longer raises the tier;
 # each needs its evidence (Refill.discrepancy_explained). "Observe" is not one of them.
@@ -31,14 +30,6 @@ class ClinicalValidationError(ValidationError):
         for finding in self.findings:
             by_field.setdefault(finding.field or "__all__", []).append(finding.message)
         super().__init__(by_field)
-
-
-def _catalogue_strengths() -> list[Decimal]:
-    return list(
-        DrugProduct.objects.filter(is_active=True, is_custom_dilution=False).values_list(
-            "concentration_mcg_per_ml", flat=True
-        )
-    )
 
 
 def _enforce(findings: Sequence[v.Finding], *, by, clinic, override_reason: str) -> list[v.Finding]:

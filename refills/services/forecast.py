@@ -16,13 +16,8 @@ from django.utils import timezone
 from patients.models import Patient, Pump, PumpStatus
 from refills.forecast import Fill, Forecast, current_segment, forecast
 from refills.models import (
-    Appointment,
-    AppointmentKind,
-    AppointmentStatus,
     DosingMode,
-    DrugProgram,
     PumpForecast,
-    PumpReport,
     RefillByReason,
     ReportKind,
 )
@@ -30,7 +25,10 @@ from refills.policy import flow_accuracy_for, policy_value, risk_policy
 from refills.risk import RiskInputs, RiskPolicy, assess
 from refills.selectors import (
     current_fill,
+    missed_refill_since,
+    next_program_change_at,
     next_refill_appointment,
+    open_report_kinds,
     outstanding_discrepancy,
     program_in_effect,
     replacement_dates,
@@ -107,12 +105,7 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
     reassess_at = assessment.reassess_at
     # A program change that takes effect later (a pump stopped or restarted then)
     # changes the tier's "pump stopped" rule: look again at that moment.
-    next_change = (
-        DrugProgram.objects.filter(pump=pump, effective_from__gt=now)
-        .order_by("effective_from")
-        .values_list("effective_from", flat=True)
-        .first()
-    )
+    next_change = next_program_change_at(pump=pump, after=now)
     if next_change is not None and (reassess_at is None or next_change < reassess_at):
         reassess_at = next_change
     values = {
@@ -148,19 +141,10 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
 
 def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInputs:
     patient: Patient = pump.patient
-    open_reports = set(
-        PumpReport.objects.filter(pump=pump, resolved_at__isnull=True).values_list(
-            "kind", flat=True
-        )
-    )
+    open_reports = open_report_kinds(pump=pump)
     today = timezone.localtime(now, patient.clinic.tz).date()
     last_refill_at = refill.performed_at if refill else None
-    missed = Appointment.objects.filter(
-        pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.MISSED
-    )
-    if last_refill_at is not None:
-        missed = missed.filter(scheduled_start__gt=last_refill_at)
-    missed_unanswered = missed.exists() and appointment is None
+    missed_unanswered = missed_refill_since(pump=pump, since=last_refill_at) and appointment is None
     # The discrepancy that raises the tier: the last one not yet explained with evidence,
     # carried until a later refill reconciles within tolerance (domain §8).
     unexplained = outstanding_discrepancy(pump=pump)

@@ -16,9 +16,8 @@ from patients.models import Pump
 from refills import validation as v
 from refills.models import DosingMode, DrugProduct, DrugProgram, FlexStep
 from refills.policy import dose_change_limits, policy_value
-from refills.selectors import program_in_effect, programs_in_window
+from refills.selectors import catalogue_strengths, program_in_effect, programs_in_window
 from refills.services.common import (
-    _catalogue_strengths,
     _enforce,
     _pump_active_findings,
     _record_overrides,
@@ -71,7 +70,7 @@ def program_findings(
     findings: list[v.Finding] = []
     findings += v.check_concentration(
         program.concentration_mcg_per_ml,
-        catalogue_strengths=_catalogue_strengths(),
+        catalogue_strengths=catalogue_strengths(),
         is_custom_dilution=program.drug_product.is_custom_dilution,
         custom_reason=program.custom_concentration_reason,
         has_second_clinician=program.second_clinician is not None

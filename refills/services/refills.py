@@ -35,16 +35,20 @@ from refills.models import (
     DiscrepancyAction,
     DrugProduct,
     DrugProgram,
-    PumpForecast,
     PumpReport,
     Refill,
     ReportKind,
 )
 from refills.policy import policy_value
-from refills.selectors import current_fill, latest_refill, program_in_effect
+from refills.selectors import (
+    catalogue_strengths,
+    current_fill,
+    latest_refill,
+    program_in_effect,
+    stored_forecast,
+)
 from refills.services.common import (
     ClinicalValidationError,
-    _catalogue_strengths,
     _enforce,
     _pump_active_findings,
     _record_overrides,
@@ -290,7 +294,7 @@ def _program_at_refill(
     # Unchanged dose: only the concentration needs checking again.
     return new_program, v.check_concentration(
         data.concentration_mcg_per_ml,
-        catalogue_strengths=_catalogue_strengths(),
+        catalogue_strengths=catalogue_strengths(),
         is_custom_dilution=data.drug_product.is_custom_dilution,
         custom_reason=new_program.custom_concentration_reason,
         # Copied from the program in effect (same strength only; see _copy_program),
@@ -531,7 +535,8 @@ def _refill_row(
     """The unsaved Refill: what was entered, with the reconciliation and checks of the preview."""
     rec = preview.reconciliation
     # The refill-by date that was in force, kept for the late-refill reports.
-    due_by = PumpForecast.objects.filter(pump=pump).values_list("refill_by", flat=True).first()
+    stored = stored_forecast(pump=pump)
+    due_by = stored.refill_by if stored is not None else None
     return Refill(
         pump=pump,
         performed_at=data.performed_at,
