@@ -251,7 +251,9 @@ class Refill(models.Model):
     discrepancy_trend_flagged = models.BooleanField(
         "second same-direction discrepancy in a row",
         default=False,
-        help_text="This and the previous refill were both off by more than 1 mL the same way.",
+        # The threshold is a policy setting, so the text names it instead of a number.
+        help_text="This and the previous refill were both off the same way, each by more than "
+        "the trend threshold (PUMPTRACK_POLICY DISCREPANCY_TREND_ML).",
     )
     discrepancy_assessment = models.TextField(blank=True)
     discrepancy_action = models.CharField(

@@ -91,6 +91,7 @@ def program_findings(
             bolus_mcg=program.bolus_dose_mcg,
             per_day=program.boluses_per_day,
             basal_daily_mcg=program.basal_mcg,
+            max_share_of_basal=Decimal(policy_value("BOLUS_SHARE_WARNING")),
         )
     if program.daily_dose_mcg is not None:
         # Against every dose in effect in the window, not only the program just before,

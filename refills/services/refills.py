@@ -256,6 +256,7 @@ def _entry_findings(*, pump: Pump, data: RefillInput, by, now, at) -> list[v.Fin
         residual_left_ml=data.residual_left_ml,
         volume_added_ml=data.volume_added_ml,
         resulting_volume_ml=data.resulting_volume_ml,
+        fill_tolerance_ml=Decimal(policy_value("FILL_TOLERANCE_ML")),
     )
     findings += _pump_active_findings(pump)
     findings += v.check_lot(

@@ -28,6 +28,7 @@ from refills.validation.findings import (
 )
 from refills.validation.program import (
     ATTENDING_OVERRIDE_ABOVE_MCG,
+    BOLUS_SHARE_WARNING,
     BOLUS_WARNING_MCG,
     CEREBRAL_RANGE_MCG,
     FLEX_JOIN_TOLERANCE_MINUTES,
@@ -64,6 +65,7 @@ from refills.validation.refill import (
 
 __all__ = [
     "ATTENDING_OVERRIDE_ABOVE_MCG",
+    "BOLUS_SHARE_WARNING",
     "BOLUS_WARNING_MCG",
     "CEREBRAL_RANGE_MCG",
     "DoseChangeLimits",

@@ -21,6 +21,9 @@ MIN_CONCENTRATION = Decimal("50")
 MAX_CONCENTRATION = Decimal("3000")
 SCREENING_CONCENTRATION = Decimal("50")
 BOLUS_WARNING_MCG = Decimal("100")
+# Default of PUMPTRACK_POLICY BOLUS_SHARE_WARNING (domain.md §7.2 #5, design choice):
+# scheduled boluses above this share of the basal dose need a reason.
+BOLUS_SHARE_WARNING = Decimal("0.5")
 LABELLED_MIN_AGE_YEARS = 4  # Gablofen is labelled for ages 4 and up.
 
 
@@ -292,7 +295,13 @@ def check_flex_schedule(steps: list[tuple[dt.time, Decimal]]) -> list[Finding]:
     return findings
 
 
-def check_boluses(*, bolus_mcg: Decimal, per_day: int, basal_daily_mcg: Decimal) -> list[Finding]:
+def check_boluses(
+    *,
+    bolus_mcg: Decimal,
+    per_day: int,
+    basal_daily_mcg: Decimal,
+    max_share_of_basal: Decimal = BOLUS_SHARE_WARNING,
+) -> list[Finding]:
     """Periodic boluses (domain.md §7.2 #5)."""
     findings: list[Finding] = []
     if bolus_mcg < 0:
@@ -319,12 +328,15 @@ def check_boluses(*, bolus_mcg: Decimal, per_day: int, basal_daily_mcg: Decimal)
             )
         )
     total = bolus_mcg * per_day
-    if basal_daily_mcg > 0 and total > basal_daily_mcg / 2:
+    if basal_daily_mcg > 0 and total > basal_daily_mcg * max_share_of_basal:
+        share = (
+            "half" if max_share_of_basal == Decimal("0.5") else f"{fmt(max_share_of_basal * 100)} %"
+        )
         findings.append(
             _warning(
                 "bolus_share",
                 "bolus_dose_mcg",
-                f"Scheduled boluses ({fmt(total)} mcg/day) are more than half of the basal "
+                f"Scheduled boluses ({fmt(total)} mcg/day) are more than {share} of the basal "
                 f"dose ({fmt(basal_daily_mcg)} mcg/day).",
             )
         )

@@ -8,6 +8,8 @@ from decimal import Decimal
 from refills.forecast import PostFillCheck
 from refills.validation.findings import Finding, _error, _warning, fmt
 
+# Default of PUMPTRACK_POLICY FILL_TOLERANCE_ML (domain.md §7.2 #6, design choice): the
+# programmed volume may differ this much from what was left plus what was added.
 FILL_TOLERANCE_ML = Decimal("0.5")
 FUTURE_SLACK = dt.timedelta(minutes=5)
 
@@ -19,6 +21,7 @@ def check_refill_volumes(
     residual_left_ml: Decimal,
     volume_added_ml: Decimal | None,
     resulting_volume_ml: Decimal | None,
+    fill_tolerance_ml: Decimal = FILL_TOLERANCE_ML,
 ) -> list[Finding]:
     """Volumes at a refill (domain.md §7.2 #6): no overfill, no impossible numbers."""
     return [
@@ -37,6 +40,7 @@ def check_refill_volumes(
             residual_left_ml=residual_left_ml,
             volume_added_ml=volume_added_ml,
             resulting_volume_ml=resulting_volume_ml,
+            fill_tolerance_ml=fill_tolerance_ml,
         ),
     ]
 
@@ -109,6 +113,7 @@ def _resulting_volume_findings(
     residual_left_ml: Decimal,
     volume_added_ml: Decimal | None,
     resulting_volume_ml: Decimal | None,
+    fill_tolerance_ml: Decimal,
 ) -> list[Finding]:
     """The volume programmed into the pump: in range, and what was left plus what was added."""
     if resulting_volume_ml is None:
@@ -125,14 +130,15 @@ def _resulting_volume_findings(
     if volume_added_ml is None or volume_added_ml <= 0:
         return []
     in_pump = residual_left_ml + volume_added_ml
-    if abs(resulting_volume_ml - in_pump) <= FILL_TOLERANCE_ML:
+    if abs(resulting_volume_ml - in_pump) <= fill_tolerance_ml:
         return []
     return [
         _error(
             "resulting_mismatch",
             "resulting_volume_ml",
             f"The programmed reservoir volume ({fmt(resulting_volume_ml)} mL) should "
-            f"equal what was left plus what was added ({fmt(in_pump)} mL, ±0.5 mL). "
+            f"equal what was left plus what was added ({fmt(in_pump)} mL, "
+            f"±{fmt(fill_tolerance_ml)} mL). "
             "A wrong volume moves the alarm date. Check the programmer.",
         )
     ]
