@@ -1,8 +1,8 @@
 """Drug products, drug programs, refills, appointments and the stored forecast.
 
 Models hold fields and database constraints. The clinical rules of
-domain.md §7.2 live in refills/validation.py and are applied by the services,
-which are the only writers (refills/services.py).
+domain.md §7.2 live in refills/validation/ and are applied by the services,
+which are the only writers (refills/services/).
 """
 
 from __future__ import annotations
