@@ -21,11 +21,7 @@ from refills.validation.dose_change import (
     check_dose_change,
     check_dose_change_in_window,
 )
-from refills.validation.findings import (
-    Finding,
-    Severity,
-    fmt,
-)
+from refills.validation.findings import Finding, Severity, fmt
 from refills.validation.program import (
     ATTENDING_OVERRIDE_ABOVE_MCG,
     BOLUS_SHARE_WARNING,
