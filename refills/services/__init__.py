@@ -1,7 +1,8 @@
 """Writes for the refills app, split by area.
 
 - ``programs``: drug program changes and a new pump's first program
-- ``refills``: the refill preview and record
+- ``refill_preview``: what a refill would do, checked and projected, without writing
+- ``refills``: the refill record
 - ``appointments``: booking, rescheduling, cancelling, missed and completed visits
 - ``reports``: pump reports (alarms, symptoms)
 - ``forecast``: recompute and store a pump's forecast and risk tier
@@ -32,7 +33,8 @@ from refills.services.programs import (
     program_findings,
     program_start,
 )
-from refills.services.refills import RefillInput, RefillPreview, refill_preview, refill_record
+from refills.services.refill_preview import RefillInput, RefillPreview, refill_preview
+from refills.services.refills import refill_record
 from refills.services.reports import pump_report_record, pump_report_resolve
 
 __all__ = [
