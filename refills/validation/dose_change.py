@@ -51,7 +51,7 @@ def check_dose_change(
     if not old_mcg or old_mcg <= 0 or new_mcg == old_mcg:
         return []
     findings = _step_limit_findings(
-        old_mcg=old_mcg, new_mcg=new_mcg, origin=origin, field=field, limits=limits
+        _Step(old=old_mcg, new=new_mcg, origin=origin, limits=limits), field=field
     )
     change_pct = (new_mcg / old_mcg - 1) * 100
     if hours_since_last_change is not None and hours_since_last_change < 24 and change_pct > 0:
@@ -79,55 +79,110 @@ def _increase_physician_limit_pct(origin: str, limits: DoseChangeLimits) -> Deci
     return limits.increase_physician_spinal_pct
 
 
-def _step_limit_findings(
-    *, old_mcg: Decimal, new_mcg: Decimal, origin: str, field: str, limits: DoseChangeLimits
-) -> list[Finding]:
+@dataclass(frozen=True)
+class _Step:
+    """One step from a dose above 0 to the new dose, and how each of its limits reads."""
+
+    old: Decimal
+    new: Decimal
+    origin: str
+    limits: DoseChangeLimits
+
+    def increase_over_limit_text(self, change_pct: Decimal, ratio: Decimal, limit: Decimal) -> str:
+        return (
+            f"The daily dose goes from {fmt(self.old)} to {fmt(self.new)} mcg/day "
+            f"(+{change_pct:.0f} %, ×{ratio:.1f}). Increases above {fmt(limit)} % for "
+            f"{self.origin}-origin spasticity need a physician's confirmation. "
+            "If this came from an hourly rate, check the unit."
+        )
+
+    def change_confirm_text(self, change_pct: Decimal) -> str:
+        return (
+            f"The daily total changes by +{change_pct:.0f} % "
+            f"({fmt(self.old)} → {fmt(self.new)} mcg/day). Confirm the new total."
+        )
+
+    def decrease_over_limit_text(self, change_pct: Decimal, ratio: Decimal) -> str:
+        return (
+            f"The daily dose falls by {-change_pct:.0f} % "
+            f"({fmt(self.old)} → {fmt(self.new)} mcg/day, ×{ratio:.2f}). A fall above "
+            f"{fmt(self.limits.decrease_physician_pct)} % can cause withdrawal and is what an "
+            "hourly rate typed as a daily dose, or a slipped decimal point, looks like: "
+            "check the entry. A physician must confirm it."
+        )
+
+    def decrease_large_text(self, change_pct: Decimal) -> str:
+        return (
+            f"The daily dose falls by {-change_pct:.0f} % "
+            f"({fmt(self.old)} → {fmt(self.new)} mcg/day). Large decreases can cause "
+            "withdrawal symptoms."
+        )
+
+
+@dataclass(frozen=True)
+class _EarlierStep(_Step):
+    """A step from a dose replaced within the window: its texts say when, and the path."""
+
+    # "2 hours ago", and "200 → 300 → 400 mcg/day within 24 hours".
+    ago: str = ""
+    steps: str = ""
+
+    def increase_over_limit_text(self, change_pct: Decimal, ratio: Decimal, limit: Decimal) -> str:
+        return (
+            f"The daily dose would be {fmt(self.new)} mcg/day: +{change_pct:.0f} % against "
+            f"{fmt(self.old)} mcg/day in effect {self.ago} (×{ratio:.1f}; {self.steps}). "
+            f"Increases above {fmt(limit)} % for {self.origin}-origin spasticity need a "
+            "physician's confirmation, however the change is split."
+        )
+
+    def change_confirm_text(self, change_pct: Decimal) -> str:
+        return (
+            f"The daily total changes by +{change_pct:.0f} % against {fmt(self.old)} mcg/day "
+            f"in effect {self.ago} ({self.steps}). Confirm the new total."
+        )
+
+    def decrease_over_limit_text(self, change_pct: Decimal, ratio: Decimal) -> str:
+        return (
+            f"The daily dose would be {fmt(self.new)} mcg/day: {-change_pct:.0f} % below "
+            f"{fmt(self.old)} mcg/day in effect {self.ago} (×{ratio:.2f}; {self.steps}). "
+            f"A fall above {fmt(self.limits.decrease_physician_pct)} % can cause withdrawal, "
+            "however it is reached: check the entry. A physician must confirm it."
+        )
+
+    def decrease_large_text(self, change_pct: Decimal) -> str:
+        return (
+            f"The daily dose would be {fmt(self.new)} mcg/day: {-change_pct:.0f} % below "
+            f"{fmt(self.old)} mcg/day in effect {self.ago} ({self.steps}). Large decreases "
+            "can cause withdrawal symptoms."
+        )
+
+
+def _step_limit_findings(step: _Step, *, field: str) -> list[Finding]:
     """The percentage limits on one step from a dose above 0 (at most one finding)."""
-    ratio = new_mcg / old_mcg
+    ratio = step.new / step.old
     change_pct = (ratio - 1) * 100
-    limit = _increase_physician_limit_pct(origin, limits)
+    limits = step.limits
+    limit = _increase_physician_limit_pct(step.origin, limits)
     if change_pct > limit:
         return [
             _physician(
                 "dose_increase_over_limit",
                 field,
-                f"The daily dose goes from {fmt(old_mcg)} to {fmt(new_mcg)} mcg/day "
-                f"(+{change_pct:.0f} %, ×{ratio:.1f}). Increases above {fmt(limit)} % for "
-                f"{origin}-origin spasticity need a physician's confirmation. "
-                "If this came from an hourly rate, check the unit.",
+                step.increase_over_limit_text(change_pct, ratio, limit),
             )
         ]
     if change_pct > limits.confirm_pct:
-        return [
-            _warning(
-                "dose_change_confirm",
-                field,
-                f"The daily total changes by +{change_pct:.0f} % "
-                f"({fmt(old_mcg)} → {fmt(new_mcg)} mcg/day). Confirm the new total.",
-            )
-        ]
+        return [_warning("dose_change_confirm", field, step.change_confirm_text(change_pct))]
     if -change_pct > limits.decrease_physician_pct:
         return [
             _physician(
                 "dose_decrease_over_limit",
                 field,
-                f"The daily dose falls by {-change_pct:.0f} % "
-                f"({fmt(old_mcg)} → {fmt(new_mcg)} mcg/day, ×{ratio:.2f}). A fall above "
-                f"{fmt(limits.decrease_physician_pct)} % can cause withdrawal and is what an "
-                "hourly rate typed as a daily dose, or a slipped decimal point, looks like: "
-                "check the entry. A physician must confirm it.",
+                step.decrease_over_limit_text(change_pct, ratio),
             )
         ]
     if -change_pct > limits.confirm_pct:
-        return [
-            _warning(
-                "dose_decrease_large",
-                field,
-                f"The daily dose falls by {-change_pct:.0f} % "
-                f"({fmt(old_mcg)} → {fmt(new_mcg)} mcg/day). Large decreases can cause "
-                "withdrawal symptoms.",
-            )
-        ]
+        return [_warning("dose_decrease_large", field, step.decrease_large_text(change_pct))]
     return []
 
 
@@ -188,51 +243,8 @@ def _earlier_step_findings(
         ]
     if new_mcg == old:
         return []
-    ratio = new_mcg / old
-    change_pct = (ratio - 1) * 100
-    limit = _increase_physician_limit_pct(origin, limits)
-    if change_pct > limit:
-        return [
-            _physician(
-                "dose_increase_over_limit",
-                field,
-                f"The daily dose would be {fmt(new_mcg)} mcg/day: +{change_pct:.0f} % against "
-                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.1f}; {steps}). Increases above "
-                f"{fmt(limit)} % for {origin}-origin spasticity need a physician's "
-                "confirmation, however the change is split.",
-            )
-        ]
-    if change_pct > limits.confirm_pct:
-        return [
-            _warning(
-                "dose_change_confirm",
-                field,
-                f"The daily total changes by +{change_pct:.0f} % against {fmt(old)} mcg/day "
-                f"in effect {ago} ({steps}). Confirm the new total.",
-            )
-        ]
-    if -change_pct > limits.decrease_physician_pct:
-        return [
-            _physician(
-                "dose_decrease_over_limit",
-                field,
-                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
-                f"{fmt(old)} mcg/day in effect {ago} (×{ratio:.2f}; {steps}). A fall above "
-                f"{fmt(limits.decrease_physician_pct)} % can cause withdrawal, however it is "
-                "reached: check the entry. A physician must confirm it.",
-            )
-        ]
-    if -change_pct > limits.confirm_pct:
-        return [
-            _warning(
-                "dose_decrease_large",
-                field,
-                f"The daily dose would be {fmt(new_mcg)} mcg/day: {-change_pct:.0f} % below "
-                f"{fmt(old)} mcg/day in effect {ago} ({steps}). Large decreases can cause "
-                "withdrawal symptoms.",
-            )
-        ]
-    return []
+    step = _EarlierStep(old=old, new=new_mcg, origin=origin, limits=limits, ago=ago, steps=steps)
+    return _step_limit_findings(step, field=field)
 
 
 def _magnitude(old: Decimal, new: Decimal) -> Decimal:
