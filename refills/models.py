@@ -1,8 +1,8 @@
 """Drug products, drug programs, refills, appointments and the stored forecast.
 
 Models hold fields and database constraints. The clinical rules of
-domain.md §7.2 live in refills/validation.py and are applied by the services,
-which are the only writers (refills/services.py).
+domain.md §7.2 live in refills/validation/ and are applied by the services,
+which are the only writers (refills/services/).
 """
 
 from __future__ import annotations
@@ -251,7 +251,9 @@ class Refill(models.Model):
     discrepancy_trend_flagged = models.BooleanField(
         "second same-direction discrepancy in a row",
         default=False,
-        help_text="This and the previous refill were both off by more than 1 mL the same way.",
+        # The threshold is a policy setting, so the text names it instead of a number.
+        help_text="This and the previous refill were both off the same way, each by more than "
+        "the trend threshold (PUMPTRACK_POLICY DISCREPANCY_TREND_ML).",
     )
     discrepancy_assessment = models.TextField(blank=True)
     discrepancy_action = models.CharField(
@@ -474,6 +476,19 @@ class RefillByReason(models.TextChoices):
     NO_FILL = "no-fill", "No refill recorded yet"
 
 
+class RiskTier(models.IntegerChoices):
+    """The withdrawal-risk tier as stored and shown: the same values as refills.risk.Tier.
+
+    refills.risk stays pure (no Django), so the rules keep their own IntEnum; a test
+    checks that the values and labels of the two agree.
+    """
+
+    LOW = 1, "Low"
+    MODERATE = 2, "Moderate"
+    HIGH = 3, "High"
+    CRITICAL = 4, "Critical"
+
+
 class PumpForecast(models.Model):
     """The stored projection for one pump. Written only by refills.services.forecast_refresh."""
 
@@ -499,7 +514,9 @@ class PumpForecast(models.Model):
     )
     next_refill_at = models.DateTimeField(null=True, blank=True)
     booked_before_refill_by = models.BooleanField(default=False)
-    risk_tier = models.PositiveSmallIntegerField(default=1, db_index=True)
+    risk_tier = models.PositiveSmallIntegerField(
+        choices=RiskTier.choices, default=RiskTier.LOW, db_index=True
+    )
     risk_reasons = models.JSONField(default=list)
     reassess_at = models.DateTimeField(null=True, blank=True, db_index=True)
 

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from refills.risk import RiskPolicy, replacement_date_warning
 from refills.validation import DoseChangeLimits
+from refills.validation.findings import fmt
 
 
 def policy_value(name: str):
@@ -65,4 +66,26 @@ def dose_change_limits() -> DoseChangeLimits:
         ),
         confirm_pct=Decimal(policy_value("DOSE_CHANGE_CONFIRM_PCT")),
         decrease_physician_pct=Decimal(policy_value("DOSE_DECREASE_PHYSICIAN_PCT")),
+    )
+
+
+# Help texts for the forms: the thresholds as the policy sets them, never as literals.
+
+
+def discrepancy_threshold_text() -> str:
+    """When a residual discrepancy needs an assessment: "2 mL or 15 %" (domain §7.1 #7)."""
+    relative_pct = Decimal(policy_value("DISCREPANCY_RELATIVE")) * 100
+    return f"{fmt(policy_value('DISCREPANCY_ML'))} mL or {fmt(relative_pct)} %"
+
+
+def discrepancy_help_text() -> str:
+    """The refill form's help text for the discrepancy assessment."""
+    return f"Needed when the residual is off by > {discrepancy_threshold_text()}."
+
+
+def discrepancy_trend_text() -> str:
+    """What makes a trend: "two refills in a row off the same way by more than 1 mL"."""
+    return (
+        "two refills in a row off the same way by more than "
+        f"{fmt(policy_value('DISCREPANCY_TREND_ML'))} mL"
     )

@@ -1,6 +1,6 @@
 """When a refill can be booked: the clinic's opening hours and the earliest slot.
 
-The guard on refill bookings (refills/services.py ``appointment_findings``) must never
+The guard on refill bookings (refills/services/appointments.py ``appointment_findings``) must never
 stand between a patient and the soonest visit. A refill may be booked without a
 physician's override on any clinic day up to ``latest_day_without_override``: the
 refill-by date, or, when the clinic cannot offer a slot that early (the refill-by date

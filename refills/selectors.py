@@ -1,4 +1,8 @@
-"""Reads for the refills app: the program in effect, the fill a forecast starts from."""
+"""Reads for the refills app: the program in effect, the fill a forecast starts from.
+
+The one place for each of these reads; services and pages call them instead of
+writing the query again.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,35 @@ from decimal import Decimal
 
 from patients.models import Pump
 from refills.forecast import Fill, ProgramChange
-from refills.models import Appointment, AppointmentKind, AppointmentStatus, DrugProgram, Refill
+from refills.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    DrugProduct,
+    DrugProgram,
+    PumpForecast,
+    PumpReport,
+    Refill,
+)
 
 
 def program_in_effect(*, pump: Pump, at: dt.datetime) -> DrugProgram | None:
+    """The program the pump runs at ``at`` (with its drug): the one place for this read."""
     return (
         DrugProgram.objects.filter(pump=pump, effective_from__lte=at)
+        .select_related("drug_product")
         .order_by("-effective_from")
+        .first()
+    )
+
+
+def next_program_change_at(*, pump: Pump, after: dt.datetime) -> dt.datetime | None:
+    """When the next program already entered for later takes effect (a pump stopped or
+    restarted then), or None."""
+    return (
+        DrugProgram.objects.filter(pump=pump, effective_from__gt=after)
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
         .first()
     )
 
@@ -33,6 +59,20 @@ def programs_in_window(*, pump: Pump, start: dt.datetime, end: dt.datetime) -> l
     )
     at_start = program_in_effect(pump=pump, at=start)
     return ([at_start] if at_start is not None else []) + programs
+
+
+def catalogue_strengths() -> list[Decimal]:
+    """The strengths of the active catalogue products, custom dilutions aside."""
+    return list(
+        DrugProduct.objects.filter(is_active=True, is_custom_dilution=False).values_list(
+            "concentration_mcg_per_ml", flat=True
+        )
+    )
+
+
+def stored_forecast(*, pump: Pump) -> PumpForecast | None:
+    """The pump's stored forecast (refills.services.forecast writes it), or None."""
+    return PumpForecast.objects.filter(pump=pump).first()
 
 
 def latest_refill(*, pump: Pump, before: dt.datetime | None = None) -> Refill | None:
@@ -99,6 +139,25 @@ def next_refill_appointment(*, pump: Pump, after: dt.datetime | None = None) -> 
     if after is not None:
         qs = qs.filter(scheduled_start__gte=after)
     return qs.order_by("scheduled_start").first()
+
+
+def missed_refill_since(*, pump: Pump, since: dt.datetime | None) -> bool:
+    """A refill appointment was missed after ``since`` (the last refill; None: ever)."""
+    missed = Appointment.objects.filter(
+        pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.MISSED
+    )
+    if since is not None:
+        missed = missed.filter(scheduled_start__gt=since)
+    return missed.exists()
+
+
+def open_report_kinds(*, pump: Pump) -> set[str]:
+    """The kinds of the pump's reports (alarms, symptoms) not yet resolved."""
+    return set(
+        PumpReport.objects.filter(pump=pump, resolved_at__isnull=True).values_list(
+            "kind", flat=True
+        )
+    )
 
 
 def replacement_dates(*, pump: Pump) -> tuple[dt.date, ...]:

@@ -276,6 +276,10 @@ PUMPTRACK_POLICY = {
     "CLOCK_CHANGE_NOTICE_DAYS_AFTER": env.int(
         "PUMPTRACK_CLOCK_CHANGE_NOTICE_DAYS_AFTER", default=14
     ),
+    # Programmed volume against left + added (§7.2 #6); scheduled boluses against the basal
+    # dose, a share of it (§7.2 #5).
+    "FILL_TOLERANCE_ML": Decimal(env("PUMPTRACK_FILL_TOLERANCE_ML", default="0.5")),
+    "BOLUS_SHARE_WARNING": Decimal(env("PUMPTRACK_BOLUS_SHARE_WARNING", default="0.5")),
     # Short-interval warning (domain §7.2 #8).
     "SHORT_INTERVAL_WARNING_DAYS": env.int("PUMPTRACK_SHORT_INTERVAL_WARNING_DAYS", default=14),
     # Dose change against the program in effect, in percent (domain §7.2 #4, #9): increases

@@ -1,0 +1,213 @@
+"""Writes for appointments: book, reschedule, cancel, mark missed, complete.
+
+Each ends by calling `forecast_refresh` in the same transaction: a booking moves the tier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Pump, PumpStatus
+from refills import validation as v
+from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
+from refills.policy import policy_value
+from refills.scheduling import ClinicHours, earliest_slot, latest_day_without_override
+from refills.selectors import stored_forecast
+from refills.services.common import _enforce, _record_overrides
+from refills.services.forecast import forecast_refresh
+
+
+def appointment_findings(
+    *, pump: Pump, kind: str, scheduled_start: dt.datetime, now: dt.datetime
+) -> list[v.Finding]:
+    findings = []
+    if scheduled_start < now - dt.timedelta(minutes=5):
+        findings.append(
+            v.Finding(
+                "appointment_in_past",
+                "scheduled_start",
+                "The appointment time is in the past.",
+                v.Severity.ERROR,
+            )
+        )
+    if pump.status != PumpStatus.ACTIVE:
+        findings.append(
+            v.Finding("pump_not_active", None, "This pump is explanted.", v.Severity.ERROR)
+        )
+    stored = stored_forecast(pump=pump)
+    if kind == AppointmentKind.REFILL and stored and stored.refill_by:
+        clinic = pump.patient.clinic
+        local_day = timezone.localtime(scheduled_start, clinic.tz).date()
+        # Never stand between the patient and the soonest visit: when the clinic cannot
+        # offer a slot by the refill-by date (it has passed, or the clinic is shut until
+        # after it), its earliest slot, and the next working day, need no override.
+        hours = ClinicHours.of(clinic)
+        limit = latest_day_without_override(
+            refill_by=stored.refill_by,
+            now=now,
+            zone=clinic.tz,
+            hours=hours,
+            grace_working_days=policy_value("BOOKING_GRACE_WORKING_DAYS"),
+        )
+        if local_day > limit:
+            findings.append(
+                v.Finding(
+                    "appointment_after_refill_by",
+                    "scheduled_start",
+                    _after_refill_by_message(stored, limit, now=now, clinic=clinic, hours=hours),
+                    v.Severity.PHYSICIAN,
+                )
+            )
+    return findings
+
+
+def _after_refill_by_message(stored: PumpForecast, limit: dt.date, *, now, clinic, hours) -> str:
+    set_by = f"set by the {stored.get_refill_by_reason_display().lower()}"
+    if limit == stored.refill_by:
+        return (
+            f"This is after the refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}). "
+            "The patient could run low before it. Choose an earlier date, or a physician "
+            "must override."
+        )
+    soonest = earliest_slot(now=now, zone=clinic.tz, hours=hours)
+    return (
+        f"The refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}) has passed or comes "
+        f"before the clinic's next opening. Book the soonest visit: any day up to "
+        f"{limit:%a %d %b %Y} needs no override (the earliest slot is "
+        f"{soonest:%a %d %b %Y %H:%M}). A later date needs a physician's override."
+    )
+
+
+def appointment_book(
+    *,
+    pump: Pump,
+    by,
+    scheduled_start: dt.datetime,
+    kind: str = AppointmentKind.REFILL,
+    duration_minutes: int = 30,
+    notes: str = "",
+    override_reason: str = "",
+) -> Appointment:
+    if timezone.is_naive(scheduled_start):
+        raise ValueError("scheduled_start must be timezone-aware")
+    findings = appointment_findings(
+        pump=pump, kind=kind, scheduled_start=scheduled_start, now=timezone.now()
+    )
+    with transaction.atomic():
+        overridden = _enforce(
+            findings, by=by, clinic=pump.patient.clinic, override_reason=override_reason
+        )
+        appointment = Appointment(
+            patient=pump.patient,
+            pump=pump,
+            kind=kind,
+            scheduled_start=scheduled_start,
+            duration_minutes=duration_minutes,
+            booked_by=by,
+            notes=notes,
+        )
+        appointment.full_clean()
+        appointment.save()
+        _record_overrides(
+            overridden, by=by, reason=override_reason, pump=pump, appointment=appointment
+        )
+        forecast_refresh(pump=pump)
+    return appointment
+
+
+def appointment_reschedule(
+    *, appointment: Appointment, by, scheduled_start: dt.datetime, override_reason: str = ""
+) -> Appointment:
+    if appointment.status not in (AppointmentStatus.SCHEDULED, AppointmentStatus.MISSED):
+        raise ValidationError("Only a scheduled or missed appointment can be rescheduled.")
+    findings = appointment_findings(
+        pump=appointment.pump,
+        kind=appointment.kind,
+        scheduled_start=scheduled_start,
+        now=timezone.now(),
+    )
+    with transaction.atomic():
+        overridden = _enforce(
+            findings,
+            by=by,
+            clinic=appointment.patient.clinic,
+            override_reason=override_reason,
+        )
+        appointment.scheduled_start = scheduled_start
+        appointment.status = AppointmentStatus.SCHEDULED
+        appointment.status_changed_at = timezone.now()
+        appointment.save(update_fields=["scheduled_start", "status", "status_changed_at"])
+        _record_overrides(
+            overridden,
+            by=by,
+            reason=override_reason,
+            pump=appointment.pump,
+            appointment=appointment,
+        )
+        forecast_refresh(pump=appointment.pump)
+    return appointment
+
+
+def appointment_cancel(*, appointment: Appointment, by, reason: str) -> Appointment:
+    if not reason.strip():
+        raise ValidationError({"cancellation_reason": "Give the reason for cancelling."})
+    if appointment.status != AppointmentStatus.SCHEDULED:
+        raise ValidationError("Only a scheduled appointment can be cancelled.")
+    with transaction.atomic():
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancellation_reason = reason.strip()
+        appointment.status_changed_at = timezone.now()
+        appointment.save(update_fields=["status", "cancellation_reason", "status_changed_at"])
+        forecast_refresh(pump=appointment.pump)
+    return appointment
+
+
+def appointment_mark_missed(
+    *, appointment: Appointment, by=None, now: dt.datetime | None = None
+) -> bool:
+    """Mark a scheduled appointment missed. Returns False if it had already moved on.
+
+    Refused (ValidationError) before the appointment's start: a visit that has not happened
+    cannot have been missed, and marking it so would cancel the booking and tell the patient
+    "we missed you" about a future date.
+    """
+    now = now or timezone.now()
+    if appointment.scheduled_start > now:
+        raise ValidationError(
+            {
+                "__all__": [
+                    "This appointment has not started yet, so it cannot be marked missed. "
+                    "To move it, reschedule it; to call it off, cancel it with a reason."
+                ]
+            }
+        )
+    with transaction.atomic():
+        changed = Appointment.objects.filter(
+            pk=appointment.pk, status=AppointmentStatus.SCHEDULED
+        ).update(status=AppointmentStatus.MISSED, status_changed_at=now)
+        if changed:
+            appointment.refresh_from_db()
+            # A conditional UPDATE bypasses save(), so write the audit row ourselves.
+            Appointment.history.bulk_history_create(
+                [appointment], update=True, default_user=by, default_date=now
+            )
+            forecast_refresh(pump=appointment.pump, now=now)
+    return bool(changed)
+
+
+def appointment_complete(
+    *, appointment: Appointment, by, refill: Refill | None = None
+) -> Appointment:
+    if appointment.kind == AppointmentKind.REFILL and refill is None:
+        raise ValidationError("A refill appointment is completed by recording the refill.")
+    with transaction.atomic():
+        appointment.status = AppointmentStatus.COMPLETED
+        appointment.completed_refill = refill
+        appointment.status_changed_at = timezone.now()
+        appointment.save(update_fields=["status", "completed_refill", "status_changed_at"])
+        forecast_refresh(pump=appointment.pump)
+    return appointment
