@@ -19,8 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from patients.models import Caregiver, Channel, Clinic, Patient, Pump
 from pumptrack.limits import FreeTextLengthValidator
-from refills.models import Appointment
-from refills.risk import Tier
+from refills.models import Appointment, RiskTier
 
 
 class NotificationKind(models.TextChoices):
@@ -204,14 +203,9 @@ class AlertState(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
-class AlertSeverity(models.IntegerChoices):
-    """How urgent an alert is: the withdrawal-risk tiers of refills.risk.Tier, same values,
-    so a tier and a severity compare and the board's tier words are these labels."""
-
-    LOW = Tier.LOW.value, "Low"
-    MODERATE = Tier.MODERATE.value, "Moderate"
-    HIGH = Tier.HIGH.value, "High"
-    CRITICAL = Tier.CRITICAL.value, "Critical"
+# An alert's severity is a withdrawal-risk tier: one choices class, so a tier and a severity
+# compare and read the same words everywhere.
+AlertSeverity = RiskTier
 
 
 class Alert(models.Model):

@@ -6,7 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
-from reminders.models import AlertSeverity
+from refills.models import RiskTier
 
 from ..selectors import BOOKED_CHOICES, GROUPS
 
@@ -19,7 +19,7 @@ class BoardFilterForm(forms.Form):
         coerce=int,
         empty_value=None,
         # Most urgent first, in the words of the tiers.
-        choices=[("", "Any tier"), *reversed(AlertSeverity.choices)],
+        choices=[("", "Any tier"), *reversed(RiskTier.choices)],
     )
     group = forms.ChoiceField(label="Due", required=False, choices=[("", "Any time"), *GROUPS])
     pump_model = forms.TypedChoiceField(

@@ -11,19 +11,19 @@ from django import template
 from django.utils import dateformat, timezone
 
 from refills.validation import fmt
-from reminders.models import AlertSeverity
+from refills.models import RiskTier
 
 register = template.Library()
 
 DAY_FORMAT = "D j M Y"
 TIME_FORMAT = "H:i"
 
-# A risk tier and an alert severity share their values and labels (AlertSeverity).
+# A risk tier and an alert severity share their values and labels (refills.models.RiskTier).
 TIER_CLASSES = {
-    AlertSeverity.CRITICAL: "text-bg-danger",
-    AlertSeverity.HIGH: "text-bg-warning",
-    AlertSeverity.MODERATE: "text-bg-info",
-    AlertSeverity.LOW: "text-bg-success",
+    RiskTier.CRITICAL: "text-bg-danger",
+    RiskTier.HIGH: "text-bg-warning",
+    RiskTier.MODERATE: "text-bg-info",
+    RiskTier.LOW: "text-bg-success",
 }
 
 
@@ -77,7 +77,7 @@ def clocktime(value, where=None) -> str:
 def tier_label(value) -> str:
     """'Critical' for a risk tier or alert severity of 4: the label of its choice."""
     try:
-        return AlertSeverity(int(value)).label
+        return RiskTier(int(value)).label
     except (TypeError, ValueError):
         return "Unknown"
 
@@ -85,7 +85,7 @@ def tier_label(value) -> str:
 @register.filter
 def tier_class(value) -> str:
     try:
-        return TIER_CLASSES[AlertSeverity(int(value))]
+        return TIER_CLASSES[RiskTier(int(value))]
     except (TypeError, ValueError, KeyError):
         return "text-bg-secondary"
 
