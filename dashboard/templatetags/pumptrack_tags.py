@@ -10,8 +10,8 @@ import phonenumbers
 from django import template
 from django.utils import dateformat, timezone
 
-from refills.validation import fmt
 from refills.models import RiskTier
+from refills.validation import fmt
 
 register = template.Library()
 
