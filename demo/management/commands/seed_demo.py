@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: load the invented demo clinic (see patients/demo.py).
+"""`manage.py seed_demo`: load the invented demo clinic (see demo/builder.py).
 
 `make run` calls it with --if-empty on every start. It refuses to run unless
 settings.DEMO_LOGIN_ENABLED is True, because it creates the login demo/demo.
@@ -11,7 +11,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from patients.demo import DEMO_SEED, DemoDisabled, load_demo
+from demo.builder import DEMO_SEED, DemoDisabled, load_demo
 
 
 class Command(BaseCommand):
