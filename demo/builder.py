@@ -34,14 +34,21 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.models import Membership, Role, User
+from accounts.models import Role, User
+from accounts.services import staff_account_set_up
 from patients.models import Channel, Clinic, Patient, Pump, PumpModel, SpasticityOrigin
-from patients.services import caregiver_add, patient_create, pump_implant, pump_update
+from patients.services import (
+    caregiver_add,
+    clinic_create,
+    patient_create,
+    pump_implant,
+    pump_update,
+)
 from refills import services as refill_services
 from refills.forecast import expected_residual_ml
 from refills.models import (
@@ -58,7 +65,7 @@ from refills.models import (
 from refills.risk import Tier
 from refills.selectors import current_fill
 from refills.services import ClinicalValidationError, ProgramInput, RefillInput
-from reminders.hooks import patient_messages_paused
+from reminders.hooks import reviews_paused
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +226,15 @@ def load_demo(*, now: dt.datetime, seed: int = DEMO_SEED, if_empty: bool = False
 
 
 @dataclass
+class _Course:
+    """What a pump's history carries from one refill to the next."""
+
+    concentration: Decimal
+    dose: Decimal
+    products: dict[Decimal, DrugProduct]
+
+
+@dataclass
 class _Profile:
     index: int
     scenario: str
@@ -263,65 +279,48 @@ class _Builder:
         self.rng.shuffle(scenarios)
         family = list(FAMILY_NAMES)
         self.rng.shuffle(family)
-        # Years of back-dated refills are entered at the real "now": without the pause every
-        # early refill would queue a "please book before <a date years ago>" message.
-        with patient_messages_paused():
+        # Years of back-dated refills are entered at the real "now": reviewed step by step,
+        # every early refill would queue a "please book before <a date years ago>" message
+        # and raise and clear staff alerts. Each step still stores its forecast (the next
+        # refill's date and its refill-by date are read from it).
+        with reviews_paused():
             for index, scenario in enumerate(scenarios, start=1):
                 self._patient(index, scenario, GIVEN_NAMES[index - 1], family[index - 1])
-        # The final state, reviewed once at the demo's now: the messages it calls for.
+        # The final state, reviewed once at the demo's now: the alerts and messages it calls for.
         for pump, _ in self.pumps:
             refill_services.forecast_refresh(pump=pump, now=self.now)
-        # The services stamp status changes with the wall clock; history gets its own time.
-        Appointment.objects.filter(
-            patient__clinic=self.clinic, completed_refill__isnull=False
-        ).update(
-            status_changed_at=Subquery(
-                Refill.objects.filter(pk=OuterRef("completed_refill_id")).values("performed_at")[:1]
-            )
-        )
 
     def _clinic(self) -> Clinic:
         clinic = Clinic.objects.filter(name=DEMO_CLINIC_NAME).first()
         if clinic is None:
-            clinic = Clinic(
+            clinic = clinic_create(
                 name=DEMO_CLINIC_NAME,
                 timezone=DEMO_TIMEZONE,
                 phone="+12025550100",
                 after_hours_phone="+12025550199",
                 default_refill_margin_days=3,
             )
-            clinic.full_clean()
-            clinic.save()
         logger.info("Demo clinic id %s", clinic.pk)
         return clinic
 
     def _staff(self) -> dict[str, User]:
+        # Hashed once (a real hash, about a second of work) for the three demo logins;
+        # make_password skips the password validators on purpose: local demo only.
+        demo_password = make_password(DEMO_PASSWORD)
         users = {}
         for username, first, last, role, escalations in STAFF:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": f"{username}@example.org",
-                },
-            )
-            if username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS:
-                # set_password skips the password validators on purpose: local demo only.
-                user.set_password(DEMO_PASSWORD)
-                # The admin is for platform operators (superusers) only; demo staff use
-                # the app's scoped pages.
-                user.is_staff = False
-                user.save(update_fields=["password", "is_staff"])
-            elif created:
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-            Membership.objects.get_or_create(
-                user=user,
+            signs_in = username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS
+            # The others cannot sign in; none has staff status (the admin is operators').
+            users[username] = staff_account_set_up(
                 clinic=self.clinic,
-                defaults={"role": role, "receives_escalations": escalations},
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.org",
+                role=role,
+                receives_escalations=escalations,
+                password_hash=demo_password if signs_in else None,
             )
-            users[username] = user
         return users
 
     def _products(self) -> dict[Decimal, list[DrugProduct]]:
@@ -577,32 +576,18 @@ class _Builder:
         return max(elapsed, 5.0 if s == "high_missed" else 1.5)
 
     def _history(self, patient: Patient, pump: Pump, profile: _Profile) -> None:
+        """Refills from the start of the history to the last one the scenario wants.
+
+        Each refill comes before the stored forecast's refill-by date, and the interval
+        is spread evenly so the last refill lands where the scenario puts it.
+        """
         rng = self.rng
-        concentration = profile.start_concentration
-        products = {c: rng.choice(self.products[c]) for c in self.products}
-        start_day = self.today - dt.timedelta(days=profile.history_days)
-        first_at = self._clinic_slot(start_day)
-        self._program_start(
-            pump,
-            ProgramInput(
-                drug_product=products[concentration],
-                concentration_mcg_per_ml=concentration,
-                basal_daily_dose_mcg=profile.dose_mcg - profile.bolus_mcg * profile.boluses_per_day,
-                bolus_dose_mcg=profile.bolus_mcg,
-                boluses_per_day=profile.boluses_per_day,
-            ),
-            effective_from=first_at - dt.timedelta(minutes=10),
+        course = _Course(
+            concentration=profile.start_concentration,
+            dose=profile.dose_mcg,
+            products={c: rng.choice(self.products[c]) for c in self.products},
         )
-        dose = profile.dose_mcg
-        # The first fill pumptrack knows of: nothing to reconcile against.
-        self._refill(
-            pump,
-            scheduled_at=first_at,
-            product=products[concentration],
-            concentration=concentration,
-            residual=Decimal(rng.randint(15, 45)) / 10,
-        )
-        at = first_at
+        at = self._first_fill(pump, profile, course)
         while True:
             stored = PumpForecast.objects.get(pump=pump)
             at_day = timezone.localtime(at, self.tz).date()
@@ -613,70 +598,131 @@ class _Builder:
             gap = (last_day - at_day).days
             max_step = to_refill_by - 1
             if gap <= max_step:
-                scheduled = self._clinic_slot(last_day)
-                latest = self.local_now - dt.timedelta(hours=2)
-                if scheduled > latest:
-                    scheduled = latest.replace(minute=0, second=0, microsecond=0)
-                self._refill(
-                    pump,
-                    scheduled_at=scheduled,
-                    product=products[concentration],
-                    concentration=concentration,
-                    discrepancy=profile.scenario == "high_discrepancy",
-                )
+                self._last_refill(pump, profile, course, last_day)
                 return
-            # Headroom for the jitter and the weekend shift (up to 4 days), so the
-            # remainder always fits in the last interval instead of being halved.
-            steps = math.ceil(gap / (max_step - 4))
-            step = min(max_step, math.ceil(gap / steps)) - rng.randint(0, 2)
-            next_day = at_day + dt.timedelta(days=step)
-            while next_day.weekday() >= 5:  # the clinic refills on weekdays
-                next_day -= dt.timedelta(days=1)
-            if rng.random() < 0.04 and (next_day - at_day).days > 20:
-                self._missed(pump, next_day - dt.timedelta(days=rng.randint(2, 6)))
-            new_program = None
-            reason = ""
-            new_concentration = concentration
-            if (
-                gap > 3 * max_step
-                and concentration != profile.concentration
-                and (rng.random() < 0.4)
-            ):
-                new_concentration = profile.concentration
-            elif gap > 2 * max_step and rng.random() < 0.12 and profile.scenario != "mod_stability":
-                factor = Decimal(rng.choice(["0.9", "1.1", "1.15"]))
-                new_dose = (dose * factor / 10).quantize(Decimal(1)) * 10
-                upper = Decimal(700 if patient.spasticity_origin == "cerebral" else 800)
-                bolus_total = profile.bolus_mcg * profile.boluses_per_day
-                if (
-                    Decimal(100) <= new_dose <= upper
-                    and new_dose != dose
-                    and self._interval_ok(pump.model, concentration, new_dose, pump.alarm_volume_ml)
-                ):
-                    dose = new_dose
-                    reason = (
-                        "Titration for rising tone"
-                        if factor > 1
-                        else "Reduced for daytime weakness"
-                    )
-                    new_program = ProgramInput(
-                        drug_product=products[concentration],
-                        concentration_mcg_per_ml=concentration,
-                        basal_daily_dose_mcg=dose - bolus_total,
-                        bolus_dose_mcg=profile.bolus_mcg,
-                        boluses_per_day=profile.boluses_per_day,
-                    )
-            old_concentration = concentration
-            concentration = new_concentration
-            at = self._refill(
-                pump,
-                scheduled_at=self._clinic_slot(next_day),
-                product=products[concentration],
-                concentration=concentration,
-                old_concentration=old_concentration,
-                new_program=new_program,
-                program_change_reason=reason,
-            ).performed_at
+            at = self._next_refill(
+                pump, patient, profile, course, at_day=at_day, gap=gap, max_step=max_step
+            )
+
+    def _first_fill(self, pump: Pump, profile: _Profile, course: _Course) -> dt.datetime:
+        """The first program and the first fill pumptrack knows of: nothing to reconcile."""
+        concentration = course.concentration
+        start_day = self.today - dt.timedelta(days=profile.history_days)
+        first_at = self._clinic_slot(start_day)
+        self._program_start(
+            pump,
+            ProgramInput(
+                drug_product=course.products[concentration],
+                concentration_mcg_per_ml=concentration,
+                basal_daily_dose_mcg=profile.dose_mcg - profile.bolus_mcg * profile.boluses_per_day,
+                bolus_dose_mcg=profile.bolus_mcg,
+                boluses_per_day=profile.boluses_per_day,
+            ),
+            effective_from=first_at - dt.timedelta(minutes=10),
+        )
+        self._refill(
+            pump,
+            scheduled_at=first_at,
+            product=course.products[concentration],
+            concentration=concentration,
+            residual=Decimal(self.rng.randint(15, 45)) / 10,
+        )
+        return first_at
+
+    def _last_refill(self, pump: Pump, profile: _Profile, course: _Course, day: dt.date) -> None:
+        """The refill the scenario starts from, at least two hours before now."""
+        scheduled = self._clinic_slot(day)
+        latest = self.local_now - dt.timedelta(hours=2)
+        if scheduled > latest:
+            scheduled = latest.replace(minute=0, second=0, microsecond=0)
+        self._refill(
+            pump,
+            scheduled_at=scheduled,
+            product=course.products[course.concentration],
+            concentration=course.concentration,
+            discrepancy=profile.scenario == "high_discrepancy",
+        )
+
+    def _next_refill(
+        self,
+        pump: Pump,
+        patient: Patient,
+        profile: _Profile,
+        course: _Course,
+        *,
+        at_day: dt.date,
+        gap: int,
+        max_step: int,
+    ) -> dt.datetime:
+        """One refill of the history (a missed visit before it, now and then); its time."""
+        rng = self.rng
+        # Headroom for the jitter and the weekend shift (up to 4 days), so the
+        # remainder always fits in the last interval instead of being halved.
+        steps = math.ceil(gap / (max_step - 4))
+        step = min(max_step, math.ceil(gap / steps)) - rng.randint(0, 2)
+        next_day = at_day + dt.timedelta(days=step)
+        while next_day.weekday() >= 5:  # the clinic refills on weekdays
+            next_day -= dt.timedelta(days=1)
+        missed_at = None
+        if rng.random() < 0.04 and (next_day - at_day).days > 20:
+            missed_at = self._missed_slot(next_day - dt.timedelta(days=rng.randint(2, 6)))
+        new_concentration, new_program, reason = self._program_change(
+            pump, patient, profile, course, gap=gap, max_step=max_step
+        )
+        old_concentration = course.concentration
+        course.concentration = new_concentration
+        refill = self._refill(
+            pump,
+            scheduled_at=self._clinic_slot(next_day),
+            product=course.products[course.concentration],
+            concentration=course.concentration,
+            old_concentration=old_concentration,
+            new_program=new_program,
+            program_change_reason=reason,
+        )
+        if missed_at is not None:
+            # Recorded after the refill that answered it: recorded before, the refill
+            # would count as the missed visit's.
+            refill_services.appointment_record_past(
+                pump=pump,
+                by=self.scheduler,
+                scheduled_start=missed_at,
+                status=AppointmentStatus.MISSED,
+                status_changed_at=missed_at + dt.timedelta(hours=2),
+                notes="No-show; rebooked by phone.",
+            )
+        return refill.performed_at
+
+    def _program_change(
+        self, pump: Pump, patient: Patient, profile: _Profile, course: _Course, *, gap, max_step
+    ) -> tuple[Decimal, ProgramInput | None, str]:
+        """Now and then a new strength, or a titration of the dose, at a refill."""
+        rng = self.rng
+        concentration, dose = course.concentration, course.dose
+        if gap > 3 * max_step and concentration != profile.concentration and (rng.random() < 0.4):
+            return profile.concentration, None, ""
+        if not (gap > 2 * max_step and rng.random() < 0.12 and profile.scenario != "mod_stability"):
+            return concentration, None, ""
+        factor = Decimal(rng.choice(["0.9", "1.1", "1.15"]))
+        new_dose = (dose * factor / 10).quantize(Decimal(1)) * 10
+        upper = Decimal(700 if patient.spasticity_origin == "cerebral" else 800)
+        bolus_total = profile.bolus_mcg * profile.boluses_per_day
+        if not (
+            Decimal(100) <= new_dose <= upper
+            and new_dose != dose
+            and self._interval_ok(pump.model, concentration, new_dose, pump.alarm_volume_ml)
+        ):
+            return concentration, None, ""
+        course.dose = new_dose
+        reason = "Titration for rising tone" if factor > 1 else "Reduced for daytime weakness"
+        program = ProgramInput(
+            drug_product=course.products[concentration],
+            concentration_mcg_per_ml=concentration,
+            basal_daily_dose_mcg=new_dose - bolus_total,
+            bolus_dose_mcg=profile.bolus_mcg,
+            boluses_per_day=profile.boluses_per_day,
+        )
+        return concentration, program, reason
 
     def _program_start(self, pump: Pump, program: ProgramInput, *, effective_from) -> None:
         try:
@@ -748,15 +794,6 @@ class _Builder:
                 "bridge_bolus_ml": Decimal("0.25"),
                 "bridge_bolus_mcg": (old_concentration * Decimal("0.25")).quantize(Decimal("0.1")),
             }
-        appointment = Appointment(
-            patient=pump.patient,
-            pump=pump,
-            kind=AppointmentKind.REFILL,
-            scheduled_start=scheduled_at,
-            booked_by=self.scheduler,
-        )
-        appointment.full_clean()
-        appointment.save()
         data = RefillInput(
             performed_at=performed_at,
             actual_residual_ml=residual,
@@ -781,28 +818,23 @@ class _Builder:
             program_change_reason=program_change_reason,
             **bridge,
         )
-        return self._with_override(
-            refill_services.refill_record, pump=pump, data=data, appointment=appointment
+        refill = self._with_override(refill_services.refill_record, pump=pump, data=data)
+        # The visit it completed, entered as history: completed when the refill was done.
+        refill_services.appointment_record_past(
+            pump=pump,
+            by=self.scheduler,
+            scheduled_start=scheduled_at,
+            status=AppointmentStatus.COMPLETED,
+            status_changed_at=refill.performed_at,
+            completed_refill=refill,
         )
+        return refill
 
-    def _missed(self, pump: Pump, day: dt.date) -> Appointment:
-        """A refill appointment in the past that the patient did not come to."""
+    def _missed_slot(self, day: dt.date) -> dt.datetime:
+        """The start of a refill visit in the past that the patient did not come to."""
         while day.weekday() >= 5:
             day -= dt.timedelta(days=1)
-        start = self._at(day, self.rng.randint(8, 15))
-        appointment = Appointment(
-            patient=pump.patient,
-            pump=pump,
-            kind=AppointmentKind.REFILL,
-            scheduled_start=start,
-            status=AppointmentStatus.MISSED,
-            status_changed_at=start + dt.timedelta(hours=2),
-            booked_by=self.scheduler,
-            notes="No-show; rebooked by phone.",
-        )
-        appointment.full_clean()
-        appointment.save()
-        return appointment
+        return self._at(day, self.rng.randint(8, 15))
 
     # ----------------------------------------------------------------- today
 
@@ -863,15 +895,10 @@ class _Builder:
             start = self._at(day, rng.randint(8, 14))
             if start >= self.now:
                 start = self.now - dt.timedelta(hours=3)
-            appointment = Appointment(
-                patient=patient,
-                pump=pump,
-                kind=AppointmentKind.REFILL,
-                scheduled_start=start,
-                booked_by=self.scheduler,
+            # Booked before today and not attended: entered as booked, then marked missed.
+            appointment = refill_services.appointment_record_past(
+                pump=pump, by=self.scheduler, scheduled_start=start
             )
-            appointment.full_clean()
-            appointment.save()
             refill_services.appointment_mark_missed(appointment=appointment, now=self.now)
         elif s == "crit_alarm_report":
             refill_services.pump_report_record(
