@@ -24,7 +24,7 @@ var:
 
 run: install var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py seed_demo --if-empty --url http://$(HOST):$(PORT)/
 	PUMPTRACK_HOST=$(HOST) PUMPTRACK_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 test: install var

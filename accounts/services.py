@@ -278,6 +278,51 @@ def _open_invitation(invitation: StaffInvitation, user: User) -> None:
         raise ValidationError(INVITATION_CLOSED.format(clinic=invitation.clinic))
 
 
+def staff_account_set_up(
+    *,
+    clinic,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    role: str,
+    receives_escalations: bool = False,
+    password_hash: str | None = None,
+) -> User:
+    """Set up a staff account at `clinic` without an invitation: for set-up tooling that
+    runs without a manager (the local demo clinic), never for a page.
+
+    Creates the account unless the username exists (an existing one keeps its names) and
+    gives it `role` at `clinic` unless it has a role there. `password_hash` is an encoded
+    password (django.contrib.auth.hashers.make_password), so a caller setting up several
+    accounts with one password hashes it once; the account then signs in with it and has
+    no staff status (the admin is for operators). Without it a new account's password is
+    unusable and an existing account's is left alone.
+    """
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first_name, "last_name": last_name, "email": email},
+        )
+        if password_hash is not None:
+            user.password = password_hash
+            user.is_staff = False
+            user.save(update_fields=["password", "is_staff"])
+        elif created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        if not Membership.objects.filter(user=user, clinic=clinic).exists():
+            membership = Membership(
+                user=user, clinic=clinic, role=role, receives_escalations=receives_escalations
+            )
+            # No acting person: the audit trail shows the role granted by nobody.
+            _save_membership(membership, None)
+    logger.info("staff account %s set up at clinic %s", user.pk, clinic.pk)
+    return user
+
+
 def invitation_accept(*, invitation: StaffInvitation, user: User) -> Membership:
     """The account owner accepts: the only way an existing account joins a clinic.
 

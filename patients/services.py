@@ -33,6 +33,15 @@ def _normalized_phones(fields: dict) -> dict:
     return result
 
 
+def clinic_create(**fields) -> Clinic:
+    """A new clinic, for set-up tooling (the local demo clinic); managers then run it."""
+    clinic = Clinic(**fields)
+    with transaction.atomic():
+        clinic.full_clean()
+        clinic.save()
+    return clinic
+
+
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
     patient = Patient(clinic=clinic, **_normalized_phones(fields))
     patient.full_clean()

@@ -50,6 +50,25 @@ def patient_messages_paused():
         _patient_messages_paused.reset(token)
 
 
+_reviews_paused = contextvars.ContextVar("reviews_paused", default=False)
+
+
+@contextlib.contextmanager
+def reviews_paused():
+    """Store forecasts without reviewing them: for loading a whole history in one go.
+
+    Stronger than patient_messages_paused: staff alerts wait too, since each back-dated
+    step would raise and clear alerts stamped with the real "now" (the demo's years of
+    refills). The caller must refresh every pump it touched afterwards
+    (forecast_refresh), which reviews the final state: its alerts and messages.
+    """
+    token = _reviews_paused.set(True)
+    try:
+        yield
+    finally:
+        _reviews_paused.reset(token)
+
+
 def pump_review(*, forecast: PumpForecast, now: dt.datetime) -> dt.datetime | None:
     """Sync this pump's plans, alerts and nudges; return when a rule next switches on."""
     pump = Pump.objects.select_related("model", "patient__clinic").get(pk=forecast.pk)
@@ -67,6 +86,8 @@ def pump_review(*, forecast: PumpForecast, now: dt.datetime) -> dt.datetime | No
 
 def forecast_stored(*, forecast: PumpForecast, now: dt.datetime) -> None:
     """Never breaks the clinical write that called it: a failure is retried by the sweep."""
+    if _reviews_paused.get():
+        return
     try:
         with transaction.atomic():
             wake = pump_review(forecast=forecast, now=now)

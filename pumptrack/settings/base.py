@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "reminders",
     "dashboard",
     "reports",
+    # The invented demo clinic (seed_demo): above every domain app, writes through services.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -374,7 +376,7 @@ REMINDERS = {
     "SMS_BACKEND": env("REMINDERS_SMS_BACKEND", default="reminders.channels.FileSmsBackend"),
     "SMS_OUTBOX_PATH": env("REMINDERS_SMS_OUTBOX_PATH", default=str(VAR_DIR / "sms-outbox.jsonl")),
     "SMS_ECHO": env.bool("REMINDERS_SMS_ECHO", default=True),
-    # Test backends only (reminders.backends): fault plan and email ledger.
+    # Test backends only (tests/support/backends.py): fault plan and email ledger.
     "FAULTS_PATH": env("REMINDERS_FAULTS_PATH", default=""),
     "EMAIL_LEDGER_PATH": env(
         "REMINDERS_EMAIL_LEDGER_PATH", default=str(VAR_DIR / "email-ledger.jsonl")

@@ -30,7 +30,7 @@ _NOT_DELIVERING = {
     "django.core.mail.backends.dummy.EmailBackend",
     "django.core.mail.backends.filebased.EmailBackend",
 }
-if EMAIL_BACKEND in _NOT_DELIVERING or EMAIL_BACKEND.startswith("reminders.backends"):
+if EMAIL_BACKEND in _NOT_DELIVERING or EMAIL_BACKEND.startswith("tests."):
     raise ImproperlyConfigured(
         f"EMAIL_BACKEND is {EMAIL_BACKEND}, which delivers nothing. Production needs a real "
         "one, e.g. django.core.mail.backends.smtp.EmailBackend (see .env.example)."

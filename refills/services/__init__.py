@@ -18,6 +18,7 @@ from refills.services.appointments import (
     appointment_complete,
     appointment_findings,
     appointment_mark_missed,
+    appointment_record_past,
     appointment_reschedule,
 )
 from refills.services.common import (
@@ -50,6 +51,7 @@ __all__ = [
     "appointment_complete",
     "appointment_findings",
     "appointment_mark_missed",
+    "appointment_record_past",
     "appointment_reschedule",
     "drug_program_change",
     "forecast_reassess_due",

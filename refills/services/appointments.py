@@ -211,3 +211,51 @@ def appointment_complete(
         appointment.save(update_fields=["status", "completed_refill", "status_changed_at"])
         forecast_refresh(pump=appointment.pump)
     return appointment
+
+
+def appointment_record_past(
+    *,
+    pump: Pump,
+    by,
+    scheduled_start: dt.datetime,
+    status: str = AppointmentStatus.SCHEDULED,
+    status_changed_at: dt.datetime | None = None,
+    completed_refill: Refill | None = None,
+    notes: str = "",
+) -> Appointment:
+    """Record a refill appointment whose time has already come, as it stands: history
+    entered after the fact (the demo clinic's years of visits), never a new booking.
+
+    The booking rules are about the future and do not apply; the clock does: the start
+    and the status change cannot be in the future. A completed visit names the refill
+    that completed it (recorded first, with refill_record); a missed or still-scheduled
+    one moves the forecast like any other, so it is refreshed.
+    """
+    now = timezone.now()
+    if timezone.is_naive(scheduled_start):
+        raise ValueError("scheduled_start must be timezone-aware")
+    if scheduled_start > now or (status_changed_at is not None and status_changed_at > now):
+        raise ValidationError("A past appointment cannot start or change in the future.")
+    completed = status == AppointmentStatus.COMPLETED
+    if completed != (completed_refill is not None) or (
+        completed_refill is not None and completed_refill.pump_id != pump.pk
+    ):
+        raise ValidationError("A completed refill appointment names this pump's refill.")
+    with transaction.atomic():
+        appointment = Appointment(
+            patient=pump.patient,
+            pump=pump,
+            kind=AppointmentKind.REFILL,
+            scheduled_start=scheduled_start,
+            status=status,
+            status_changed_at=status_changed_at,
+            completed_refill=completed_refill,
+            booked_by=by,
+            notes=notes,
+        )
+        appointment.full_clean()
+        appointment.save()
+        if not completed:
+            # A completed visit changes nothing a forecast reads: its refill did.
+            forecast_refresh(pump=pump)
+    return appointment

@@ -33,10 +33,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("PUMPTRACK_IT_QUEUE", default="celery")
 CELERY_SWEEP_QUEUE = CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {name: {"queue": CELERY_SWEEP_QUEUE} for name in CELERY_TASK_ROUTES}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
-EMAIL_BACKEND = "reminders.backends.LedgerEmailBackend"
+EMAIL_BACKEND = "tests.support.backends.LedgerEmailBackend"
 REMINDERS = {
     **REMINDERS,
-    "SMS_BACKEND": env("REMINDERS_SMS_BACKEND", default="reminders.backends.FlakySmsBackend"),
+    "SMS_BACKEND": env("REMINDERS_SMS_BACKEND", default="tests.support.backends.FlakySmsBackend"),
     "SMS_ECHO": False,
 }
 CELERY_BEAT_SCHEDULE["reminders-sweep"]["schedule"] = REMINDERS["SWEEP_INTERVAL_SECONDS"]

@@ -31,7 +31,7 @@ def faults(settings, tmp_path):
     outbox = tmp_path / "sms.jsonl"
     settings.REMINDERS = {
         **settings.REMINDERS,
-        "SMS_BACKEND": "reminders.backends.FlakySmsBackend",
+        "SMS_BACKEND": "tests.support.backends.FlakySmsBackend",
         "SMS_OUTBOX_PATH": str(outbox),
         "SMS_ECHO": False,
         "FAULTS_PATH": str(plan),

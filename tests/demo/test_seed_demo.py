@@ -14,7 +14,7 @@ from django.db.models import Max, Min
 from django.test import RequestFactory
 
 from accounts.models import Membership, Role, User
-from patients.demo import DEMO_CLINIC_NAME, PATIENT_COUNT, load_demo
+from demo.builder import DEMO_CLINIC_NAME, PATIENT_COUNT, load_demo
 from patients.models import Caregiver, Clinic, Patient, Pump
 from refills.models import (
     Appointment,
@@ -43,7 +43,7 @@ def frozen():
 
 
 def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen, caplog):
-    caplog.set_level(logging.DEBUG, logger="patients.demo")
+    caplog.set_level(logging.DEBUG, logger="demo")
 
     result = load_demo(now=NOW)
 

@@ -25,122 +25,63 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.models import Membership, Role, User
+from accounts.models import User
+from accounts.services import staff_account_set_up
+from demo.history import HistoryBuilder, Profile
+from demo.scenarios import (
+    AREA_CODES,
+    CAREGIVER_NAMES,
+    DEMO_CLINIC_NAME,
+    DEMO_PASSWORD,
+    DEMO_ROLE,
+    DEMO_SEED,
+    DEMO_TIMEZONE,
+    DEMO_TWO_FACTOR_LOGINS,
+    DEMO_USERNAME,
+    FAMILY_NAMES,
+    GIVEN_NAMES,
+    INTENDED_TIER,
+    PATIENT_COUNT,
+    PROMETRA,
+    SCENARIOS,
+    STAFF,
+    SYNCHROMED,
+)
 from patients.models import Channel, Clinic, Patient, Pump, PumpModel, SpasticityOrigin
-from patients.services import caregiver_add, patient_create, pump_implant, pump_update
+from patients.services import (
+    caregiver_add,
+    clinic_create,
+    patient_create,
+    pump_implant,
+    pump_update,
+)
 from refills import services as refill_services
-from refills.forecast import expected_residual_ml
 from refills.models import (
     Appointment,
     AppointmentKind,
-    AppointmentStatus,
-    DiscrepancyAction,
     DrugProduct,
-    NeedleCheck,
     PumpForecast,
     Refill,
     ReportKind,
 )
 from refills.risk import Tier
-from refills.selectors import current_fill
-from refills.services import ClinicalValidationError, ProgramInput, RefillInput
-from reminders.hooks import patient_messages_paused
+from reminders.hooks import reviews_paused
+
+__all__ = ["DEMO_CLINIC_NAME", "DEMO_SEED", "PATIENT_COUNT", "DemoDisabled", "load_demo"]
 
 logger = logging.getLogger(__name__)
-
-DEMO_CLINIC_NAME = "Riverside ITB Clinic (demo)"
-DEMO_TIMEZONE = "America/New_York"
-DEMO_SEED = 20240917
-DEMO_USERNAME = "demo"
-# Local demo only: load_demo refuses to run unless settings.DEMO_LOGIN_ENABLED is True.
-DEMO_PASSWORD = "demo"  # noqa: S105
-# A nurse: the role that records refills, and one that signs in without two-factor.
-# The physician and manager demo logins share the password and are asked to set up
-# two-factor sign-in on first use, as their roles require.
-DEMO_ROLE = Role.NURSE
-DEMO_TWO_FACTOR_LOGINS = ("demo.physician", "demo.manager")
-OVERRIDE_REASON = "Demo data"
-
-# (scenario, how many patients). The tier is what the scenario is built to show today.
-SCENARIOS: tuple[tuple[str, int, Tier], ...] = (
-    ("crit_alarm_report", 1, Tier.CRITICAL),
-    ("crit_symptoms", 1, Tier.CRITICAL),
-    ("crit_overdue", 1, Tier.CRITICAL),
-    ("high_unbooked_soon", 2, Tier.HIGH),
-    ("high_missed", 2, Tier.HIGH),
-    ("high_discrepancy", 1, Tier.HIGH),
-    ("high_eri", 1, Tier.HIGH),
-    ("high_risk_factor_unbooked", 1, Tier.HIGH),
-    ("mod_unbooked_approaching", 2, Tier.MODERATE),
-    ("mod_booked_late", 2, Tier.MODERATE),
-    ("mod_other_factors", 2, Tier.MODERATE),
-    ("mod_stability", 2, Tier.MODERATE),
-    ("mod_replacement", 1, Tier.MODERATE),
-    ("low_booked", 19, Tier.LOW),
-    ("low_unbooked", 12, Tier.LOW),
-)
-INTENDED_TIER = {name: tier for name, _, tier in SCENARIOS}
-PATIENT_COUNT = sum(count for _, count, _ in SCENARIOS)
-
-# Obviously invented: no real person is meant.
-GIVEN_NAMES = (
-    "Ada", "Basil", "Clementine", "Dorian", "Elowen", "Fitz", "Greta", "Horatio", "Ines",
-    "Jasper", "Kit", "Lavinia", "Mungo", "Nell", "Orrin", "Posy", "Quentin", "Rosamund",
-    "Silas", "Tamsin", "Ulric", "Verity", "Wendell", "Xanthe", "Yorick", "Zinnia", "Alaric",
-    "Bryony", "Cosmo", "Delphine", "Eamon", "Florian", "Gwendolyn", "Hollis", "Isolde",
-    "Jago", "Kestrel", "Linus", "Marigold", "Nico", "Ottoline", "Peregrine", "Romilly",
-    "Sorrel", "Tobias", "Una", "Valentine", "Wren", "Xavier", "Yara",
-)  # fmt: skip
-FAMILY_NAMES = (
-    "Quillfeather", "Marblemoss", "Puddleby", "Copperkettle", "Lanternfield", "Brambleworth",
-    "Thimblewick", "Fennimoss", "Gooseberry-Pye", "Hollowbrook", "Inkwhistle", "Jellicoe-Fable",
-    "Kettleburn", "Larkspurrow", "Mossbottom", "Nettlecombe", "Oddsock", "Pebbleton",
-    "Quagmire-Jones", "Rumbletump", "Snickersby", "Tumbledown", "Umbrellaby", "Velvetpaw",
-    "Wobblesworth", "Yarrowdale", "Zephyrine", "Applecrumb", "Buttonwillow", "Cloudberry",
-    "Dandelyon", "Elderflick", "Figglesworth", "Gingersnap", "Hazelbramble", "Ivytwist",
-    "Juniperwick", "Kipperwell", "Lollygag", "Muddlecombe", "Noodlewood", "Owlsbury",
-    "Pumpernickel", "Quibbleton", "Rhubarbary", "Sprocketts", "Treacleford", "Uppercrust",
-    "Waffleton", "Zigzagg",
-)  # fmt: skip
-CAREGIVER_NAMES = (
-    "Morwenna", "Bartholomew", "Philippa", "Crispin", "Hyacinth", "Leopold", "Perpetua",
-    "Ambrose", "Clover", "Fergus",
-)  # fmt: skip
-# Area codes for the fictional 555-01xx numbers (phonenumbers accepts these as valid).
-AREA_CODES = ("202", "212", "312", "617", "415", "305", "404", "206", "512", "303")
-
-STAFF = (
-    # username, first, last, role, receives escalations
-    (DEMO_USERNAME, "Demo", "Login", DEMO_ROLE, True),
-    ("demo.nurse", "Nova", "Nightingale-Demo", Role.NURSE, False),
-    ("demo.nurse2", "Ned", "Syringe-Demo", Role.NURSE, False),
-    ("demo.physician", "Phyllis", "Baclofenski-Demo", Role.PHYSICIAN, True),
-    ("demo.scheduler", "Sam", "Calendar-Demo", Role.SCHEDULER, False),
-    ("demo.manager", "Marge", "Ledger-Demo", Role.MANAGER, True),
-    ("demo.auditor", "Audra", "Checkwell-Demo", Role.AUDITOR, False),
-)
-
-# Pump models as loaded by migration patients/0002_pump_catalogue.
-SYNCHROMED = ("8637-20", "8637-40")
-PROMETRA = ("13827", "16827")
-# Intervals (days from fill to refill-by) that look like a real clinic: not
-# shorter than a month, and short of the 180-day stability cap unless wanted.
-INTERVAL_DAYS = (35, 165)
-ACCURACY = Decimal("0.15")
 
 
 class DemoDisabled(ImproperlyConfigured):
@@ -218,23 +159,7 @@ def load_demo(*, now: dt.datetime, seed: int = DEMO_SEED, if_empty: bool = False
 # --------------------------------------------------------------------------- builder
 
 
-@dataclass
-class _Profile:
-    index: int
-    scenario: str
-    model: PumpModel
-    concentration: Decimal
-    start_concentration: Decimal
-    dose_mcg: Decimal
-    bolus_mcg: Decimal
-    boluses_per_day: int
-    alarm_volume_ml: Decimal
-    history_days: int
-    elapsed_u: float
-    implanted_days_ago: int | None
-
-
-class _Builder:
+class _Builder(HistoryBuilder):
     def __init__(self, *, now: dt.datetime, seed: int):
         self.rng = random.Random(seed)
         self.tz = ZoneInfo(DEMO_TIMEZONE)
@@ -263,65 +188,48 @@ class _Builder:
         self.rng.shuffle(scenarios)
         family = list(FAMILY_NAMES)
         self.rng.shuffle(family)
-        # Years of back-dated refills are entered at the real "now": without the pause every
-        # early refill would queue a "please book before <a date years ago>" message.
-        with patient_messages_paused():
+        # Years of back-dated refills are entered at the real "now": reviewed step by step,
+        # every early refill would queue a "please book before <a date years ago>" message
+        # and raise and clear staff alerts. Each step still stores its forecast (the next
+        # refill's date and its refill-by date are read from it).
+        with reviews_paused():
             for index, scenario in enumerate(scenarios, start=1):
                 self._patient(index, scenario, GIVEN_NAMES[index - 1], family[index - 1])
-        # The final state, reviewed once at the demo's now: the messages it calls for.
+        # The final state, reviewed once at the demo's now: the alerts and messages it calls for.
         for pump, _ in self.pumps:
             refill_services.forecast_refresh(pump=pump, now=self.now)
-        # The services stamp status changes with the wall clock; history gets its own time.
-        Appointment.objects.filter(
-            patient__clinic=self.clinic, completed_refill__isnull=False
-        ).update(
-            status_changed_at=Subquery(
-                Refill.objects.filter(pk=OuterRef("completed_refill_id")).values("performed_at")[:1]
-            )
-        )
 
     def _clinic(self) -> Clinic:
         clinic = Clinic.objects.filter(name=DEMO_CLINIC_NAME).first()
         if clinic is None:
-            clinic = Clinic(
+            clinic = clinic_create(
                 name=DEMO_CLINIC_NAME,
                 timezone=DEMO_TIMEZONE,
                 phone="+12025550100",
                 after_hours_phone="+12025550199",
                 default_refill_margin_days=3,
             )
-            clinic.full_clean()
-            clinic.save()
         logger.info("Demo clinic id %s", clinic.pk)
         return clinic
 
     def _staff(self) -> dict[str, User]:
+        # Hashed once (a real hash, about a second of work) for the three demo logins;
+        # make_password skips the password validators on purpose: local demo only.
+        demo_password = make_password(DEMO_PASSWORD)
         users = {}
         for username, first, last, role, escalations in STAFF:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "email": f"{username}@example.org",
-                },
-            )
-            if username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS:
-                # set_password skips the password validators on purpose: local demo only.
-                user.set_password(DEMO_PASSWORD)
-                # The admin is for platform operators (superusers) only; demo staff use
-                # the app's scoped pages.
-                user.is_staff = False
-                user.save(update_fields=["password", "is_staff"])
-            elif created:
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-            Membership.objects.get_or_create(
-                user=user,
+            signs_in = username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS
+            # The others cannot sign in; none has staff status (the admin is operators').
+            users[username] = staff_account_set_up(
                 clinic=self.clinic,
-                defaults={"role": role, "receives_escalations": escalations},
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.org",
+                role=role,
+                receives_escalations=escalations,
+                password_hash=demo_password if signs_in else None,
             )
-            users[username] = user
         return users
 
     def _products(self) -> dict[Decimal, list[DrugProduct]]:
@@ -438,7 +346,7 @@ class _Builder:
             receives_reminders=receives,
         )
 
-    def _profile(self, index: int, scenario: str, *, origin: str, child: bool, flags) -> _Profile:
+    def _profile(self, index: int, scenario: str, *, origin: str, child: bool, flags) -> Profile:
         rng = self.rng
         alarm = Decimal("4.0") if flags.get("prior_prealarm_symptoms") else Decimal("2.0")
         if scenario == "mod_stability":
@@ -489,7 +397,7 @@ class _Builder:
             implanted_days_ago = 2557 - rng.randint(80, 110)
         elif scenario == "high_eri":
             implanted_days_ago = 2557 - rng.randint(140, 170)
-        return _Profile(
+        return Profile(
             index=index,
             scenario=scenario,
             model=model,
@@ -504,13 +412,7 @@ class _Builder:
             implanted_days_ago=implanted_days_ago,
         )
 
-    @staticmethod
-    def _interval_ok(model, concentration, dose, alarm, *, low=INTERVAL_DAYS[0]) -> bool:
-        usable = model.reservoir_capacity_ml - alarm
-        conservative_days = usable * concentration / dose / (1 + ACCURACY)
-        return low <= conservative_days - 7 and conservative_days - 3 <= INTERVAL_DAYS[1]
-
-    def _pump(self, patient: Patient, profile: _Profile) -> Pump:
+    def _pump(self, patient: Patient, profile: Profile) -> Pump:
         rng = self.rng
         start = self.today - dt.timedelta(days=profile.history_days)
         if profile.implanted_days_ago is not None:
@@ -531,278 +433,6 @@ class _Builder:
             implanted_on=implanted,
             alarm_volume_ml=profile.alarm_volume_ml,
         )
-
-    # ----------------------------------------------------------------- history
-
-    def _at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.tz)
-
-    def _clinic_slot(self, day: dt.date) -> dt.datetime:
-        return self._at(day, self.rng.randint(8, 15), self.rng.choice([0, 30]))
-
-    def _elapsed_days(self, profile: _Profile, *, to_alarm: float, to_refill_by: int) -> float:
-        """Days between the last refill and now that put the patient in the scenario."""
-        u = profile.elapsed_u
-        s = profile.scenario
-        if s in (
-            "low_booked",
-            "mod_other_factors",
-            "high_eri",
-            "crit_alarm_report",
-            "crit_symptoms",
-        ):
-            elapsed = 2 + u * 0.7 * max(to_refill_by - 12, 1)
-        elif s == "low_unbooked":
-            elapsed = 2 + u * max(to_alarm - 30, 0)
-        elif s == "mod_unbooked_approaching":
-            elapsed = to_alarm - (17 + 2 * u)
-        elif s == "mod_booked_late":
-            elapsed = to_alarm - (18.5 + 2 * u)
-        elif s == "mod_stability":
-            elapsed = 10 + 100 * u
-        elif s == "mod_replacement":
-            elapsed = 5 + 10 * u
-        elif s == "high_unbooked_soon":
-            elapsed = to_alarm - (5 + 6 * u)
-        elif s == "high_missed":
-            elapsed = to_alarm - (24 + 8 * u)
-        elif s == "high_discrepancy":
-            elapsed = 3 + 10 * u
-        elif s == "high_risk_factor_unbooked":
-            elapsed = to_alarm - (16 + 3 * u)
-        elif s == "crit_overdue":
-            elapsed = to_alarm + 1.5 + 1.5 * u
-        else:  # pragma: no cover - every scenario is listed above
-            raise ValueError(s)
-        return max(elapsed, 5.0 if s == "high_missed" else 1.5)
-
-    def _history(self, patient: Patient, pump: Pump, profile: _Profile) -> None:
-        rng = self.rng
-        concentration = profile.start_concentration
-        products = {c: rng.choice(self.products[c]) for c in self.products}
-        start_day = self.today - dt.timedelta(days=profile.history_days)
-        first_at = self._clinic_slot(start_day)
-        self._program_start(
-            pump,
-            ProgramInput(
-                drug_product=products[concentration],
-                concentration_mcg_per_ml=concentration,
-                basal_daily_dose_mcg=profile.dose_mcg - profile.bolus_mcg * profile.boluses_per_day,
-                bolus_dose_mcg=profile.bolus_mcg,
-                boluses_per_day=profile.boluses_per_day,
-            ),
-            effective_from=first_at - dt.timedelta(minutes=10),
-        )
-        dose = profile.dose_mcg
-        # The first fill pumptrack knows of: nothing to reconcile against.
-        self._refill(
-            pump,
-            scheduled_at=first_at,
-            product=products[concentration],
-            concentration=concentration,
-            residual=Decimal(rng.randint(15, 45)) / 10,
-        )
-        at = first_at
-        while True:
-            stored = PumpForecast.objects.get(pump=pump)
-            at_day = timezone.localtime(at, self.tz).date()
-            to_refill_by = (stored.refill_by - at_day).days
-            to_alarm = (stored.conservative_alarm_at - at).total_seconds() / 86400
-            elapsed = self._elapsed_days(profile, to_alarm=to_alarm, to_refill_by=to_refill_by)
-            last_day = self.today - dt.timedelta(days=round(elapsed))
-            gap = (last_day - at_day).days
-            max_step = to_refill_by - 1
-            if gap <= max_step:
-                scheduled = self._clinic_slot(last_day)
-                latest = self.local_now - dt.timedelta(hours=2)
-                if scheduled > latest:
-                    scheduled = latest.replace(minute=0, second=0, microsecond=0)
-                self._refill(
-                    pump,
-                    scheduled_at=scheduled,
-                    product=products[concentration],
-                    concentration=concentration,
-                    discrepancy=profile.scenario == "high_discrepancy",
-                )
-                return
-            # Headroom for the jitter and the weekend shift (up to 4 days), so the
-            # remainder always fits in the last interval instead of being halved.
-            steps = math.ceil(gap / (max_step - 4))
-            step = min(max_step, math.ceil(gap / steps)) - rng.randint(0, 2)
-            next_day = at_day + dt.timedelta(days=step)
-            while next_day.weekday() >= 5:  # the clinic refills on weekdays
-                next_day -= dt.timedelta(days=1)
-            if rng.random() < 0.04 and (next_day - at_day).days > 20:
-                self._missed(pump, next_day - dt.timedelta(days=rng.randint(2, 6)))
-            new_program = None
-            reason = ""
-            new_concentration = concentration
-            if (
-                gap > 3 * max_step
-                and concentration != profile.concentration
-                and (rng.random() < 0.4)
-            ):
-                new_concentration = profile.concentration
-            elif gap > 2 * max_step and rng.random() < 0.12 and profile.scenario != "mod_stability":
-                factor = Decimal(rng.choice(["0.9", "1.1", "1.15"]))
-                new_dose = (dose * factor / 10).quantize(Decimal(1)) * 10
-                upper = Decimal(700 if patient.spasticity_origin == "cerebral" else 800)
-                bolus_total = profile.bolus_mcg * profile.boluses_per_day
-                if (
-                    Decimal(100) <= new_dose <= upper
-                    and new_dose != dose
-                    and self._interval_ok(pump.model, concentration, new_dose, pump.alarm_volume_ml)
-                ):
-                    dose = new_dose
-                    reason = (
-                        "Titration for rising tone"
-                        if factor > 1
-                        else "Reduced for daytime weakness"
-                    )
-                    new_program = ProgramInput(
-                        drug_product=products[concentration],
-                        concentration_mcg_per_ml=concentration,
-                        basal_daily_dose_mcg=dose - bolus_total,
-                        bolus_dose_mcg=profile.bolus_mcg,
-                        boluses_per_day=profile.boluses_per_day,
-                    )
-            old_concentration = concentration
-            concentration = new_concentration
-            at = self._refill(
-                pump,
-                scheduled_at=self._clinic_slot(next_day),
-                product=products[concentration],
-                concentration=concentration,
-                old_concentration=old_concentration,
-                new_program=new_program,
-                program_change_reason=reason,
-            ).performed_at
-
-    def _program_start(self, pump: Pump, program: ProgramInput, *, effective_from) -> None:
-        try:
-            refill_services.program_start(
-                pump=pump, by=self.nurse, program=program, effective_from=effective_from
-            )
-        except ClinicalValidationError as exc:
-            if any(f.blocks for f in exc.findings):
-                raise
-            self.overrides += 1
-            refill_services.program_start(
-                pump=pump,
-                by=self.physician,
-                program=program,
-                effective_from=effective_from,
-                reason=OVERRIDE_REASON,
-            )
-
-    def _with_override(self, service: Callable, **kwargs):
-        """Call a service as a nurse; give the warnings it raises a physician's override."""
-        try:
-            return service(by=self.nurse, **kwargs)
-        except ClinicalValidationError as exc:
-            if not exc.findings or any(f.blocks for f in exc.findings):
-                raise
-            self.overrides += 1
-            return service(by=self.physician, override_reason=OVERRIDE_REASON, **kwargs)
-
-    def _refill(
-        self,
-        pump: Pump,
-        *,
-        scheduled_at: dt.datetime,
-        product: DrugProduct,
-        concentration: Decimal,
-        residual: Decimal | None = None,
-        old_concentration: Decimal | None = None,
-        new_program: ProgramInput | None = None,
-        program_change_reason: str = "",
-        discrepancy: bool = False,
-    ) -> Refill:
-        rng = self.rng
-        performed_at = scheduled_at + dt.timedelta(minutes=rng.randint(5, 35))
-        if performed_at > self.now:
-            performed_at = self.now - dt.timedelta(minutes=30)
-        capacity = pump.model.reservoir_capacity_ml
-        expected = None
-        assessment = action = ""
-        if residual is None:
-            fill, _ = current_fill(pump=pump, at=performed_at)
-            expected = expected_residual_ml(fill, performed_at)
-            if discrepancy:
-                # Under-delivery: clearly more left than expected (> 2 mL).
-                noise = Decimal(rng.randint(26, 34)) / 10
-                assessment = (
-                    "More drug left in the reservoir than expected: the pump delivered less "
-                    "than programmed. Patient reports slightly increased tone. Catheter "
-                    "work-up ordered; physician informed."
-                )
-                action = DiscrepancyAction.WORKUP
-            else:
-                # Small, and never near the 15 % relative threshold after a short interval.
-                limit = (fill.volume_ml - expected) / 20
-                noise = min(max(Decimal(rng.randint(-3, 3)) / 10, -limit), limit)
-            residual = min(max(expected + noise, Decimal(0)), capacity).quantize(Decimal("0.1"))
-        bridge = {}
-        if old_concentration is not None and old_concentration != concentration:
-            bridge = {
-                "bridge_bolus_ml": Decimal("0.25"),
-                "bridge_bolus_mcg": (old_concentration * Decimal("0.25")).quantize(Decimal("0.1")),
-            }
-        appointment = Appointment(
-            patient=pump.patient,
-            pump=pump,
-            kind=AppointmentKind.REFILL,
-            scheduled_start=scheduled_at,
-            booked_by=self.scheduler,
-        )
-        appointment.full_clean()
-        appointment.save()
-        data = RefillInput(
-            performed_at=performed_at,
-            actual_residual_ml=residual,
-            volume_added_ml=capacity,
-            resulting_volume_ml=capacity,
-            drug_product=product,
-            concentration_mcg_per_ml=concentration,
-            lot_number=f"DL{performed_at:%y%m}{rng.randint(1000, 9999)}",
-            lot_expiry=performed_at.date() + dt.timedelta(days=rng.randint(200, 600)),
-            needle_placement=NeedleCheck.TEMPLATE_AND_STOP,
-            needle_placement_confirmed=True,
-            residual_left_ml=Decimal(0),
-            programmer_expected_residual_ml=(
-                expected.quantize(Decimal("0.1")) if expected is not None else None
-            ),
-            residual_appearance="Clear",
-            discrepancy_assessment=assessment,
-            discrepancy_action=action,
-            symptom_screen_done=True,
-            second_checker=self.nurse2 if rng.random() < 0.3 else None,
-            new_program=new_program,
-            program_change_reason=program_change_reason,
-            **bridge,
-        )
-        return self._with_override(
-            refill_services.refill_record, pump=pump, data=data, appointment=appointment
-        )
-
-    def _missed(self, pump: Pump, day: dt.date) -> Appointment:
-        """A refill appointment in the past that the patient did not come to."""
-        while day.weekday() >= 5:
-            day -= dt.timedelta(days=1)
-        start = self._at(day, self.rng.randint(8, 15))
-        appointment = Appointment(
-            patient=pump.patient,
-            pump=pump,
-            kind=AppointmentKind.REFILL,
-            scheduled_start=start,
-            status=AppointmentStatus.MISSED,
-            status_changed_at=start + dt.timedelta(hours=2),
-            booked_by=self.scheduler,
-            notes="No-show; rebooked by phone.",
-        )
-        appointment.full_clean()
-        appointment.save()
-        return appointment
 
     # ----------------------------------------------------------------- today
 
@@ -830,7 +460,7 @@ class _Builder:
         ] or [max(earliest, latest)]
         self._book(pump, self.rng.choice(days))
 
-    def _final_state(self, patient: Patient, pump: Pump, profile: _Profile) -> None:
+    def _final_state(self, patient: Patient, pump: Pump, profile: Profile) -> None:
         rng = self.rng
         s = profile.scenario
         if s in ("low_booked", "mod_other_factors", "high_discrepancy", "crit_symptoms"):
@@ -863,15 +493,10 @@ class _Builder:
             start = self._at(day, rng.randint(8, 14))
             if start >= self.now:
                 start = self.now - dt.timedelta(hours=3)
-            appointment = Appointment(
-                patient=patient,
-                pump=pump,
-                kind=AppointmentKind.REFILL,
-                scheduled_start=start,
-                booked_by=self.scheduler,
+            # Booked before today and not attended: entered as booked, then marked missed.
+            appointment = refill_services.appointment_record_past(
+                pump=pump, by=self.scheduler, scheduled_start=start
             )
-            appointment.full_clean()
-            appointment.save()
             refill_services.appointment_mark_missed(appointment=appointment, now=self.now)
         elif s == "crit_alarm_report":
             refill_services.pump_report_record(

@@ -1,5 +1,9 @@
 """Backends for tests and fault drills, controlled from a file so a worker process obeys too.
 
+Test code only (not in the production image): the settings of the fault drills name
+them as `tests.support.backends.*`; the worker and beat processes those drills start
+run from the repository root, so `tests` imports as a package there too.
+
 The fault plan is JSON at settings.REMINDERS["FAULTS_PATH"]; counters live next to
 it (`<plan>.state`) under a file lock, so they survive a worker killed with -9:
 
