@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from patients.models import Patient, Pump, PumpStatus
+from refills import signals
 from refills import validation as v
 from refills.forecast import (
     Direction,
@@ -1208,11 +1209,8 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
         "reassess_at": reassess_at,
     }
     stored, _ = PumpForecast.objects.update_or_create(pump=pump, defaults=values)
-    # Reminders and staff alerts follow the stored forecast (reminders/hooks.py).
-    # Imported here: reminders builds on refills, not the reverse.
-    from reminders.hooks import forecast_stored
-
-    forecast_stored(forecast=stored, now=now)
+    # Reminders and staff alerts follow the stored forecast (reminders/receivers.py).
+    signals.forecast_stored.send(sender=PumpForecast, forecast=stored, now=now)
     return stored
 
 

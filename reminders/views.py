@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from patients.models import Patient
 from patients.validators import normalize_phone
+from pumptrack.celery import app as celery_app
 from reminders import conf
 from reminders.delivery import notification_provider_status
 from reminders.outbox import clinic_phone_text, phone_text
@@ -25,10 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 def _broker_ok() -> tuple[bool, str]:
-    from pumptrack.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return True, ""
     except Exception as exc:
