@@ -52,6 +52,23 @@ def test_every_project_package_is_in_the_import_graph_and_every_app_in_a_layer()
     assert project_apps <= layered
 
 
+# pumptrack's modules that wire the apps together (or start the project) and so may
+# import them; every other module of pumptrack is infrastructure the apps build on.
+PUMPTRACK_WIRING = {"__init__", "asgi", "celery", "settings", "urls", "wsgi"}
+
+
+def test_every_infrastructure_module_of_pumptrack_is_forbidden_to_import_an_app():
+    (infrastructure,) = [c for c in PYPROJECT["contracts"] if c["id"] == "infrastructure"]
+    modules = {
+        f"pumptrack.{path.stem}"
+        for path in (ROOT / "pumptrack").iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").exists())
+        and path.stem not in PUMPTRACK_WIRING
+    }
+    assert set(infrastructure["source_modules"]) == modules
+    assert set(infrastructure["forbidden_modules"]) == set(PROJECT_PACKAGES) - {"pumptrack"}
+
+
 def _function_level_imports(tree: ast.AST):
     """(line, module) of every absolute import inside a function, however deeply nested."""
 
