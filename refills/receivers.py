@@ -8,7 +8,7 @@ Each runs inside the sending service's transaction.
 from __future__ import annotations
 
 from patients import signals as patient_signals
-from patients.models import Patient, Pump, PumpStatus
+from patients.models import Clinic, Patient, Pump, PumpStatus
 from refills.models import Appointment, AppointmentStatus
 from refills.services import appointment_cancel, forecast_refresh
 
@@ -57,7 +57,7 @@ def cancel_visits_of_an_unreplaced_pump(*, pump: Pump, by, note: str, **_) -> li
     return cancelled
 
 
-def refresh_after_clinic_settings_change(*, clinic, changed: frozenset[str], **_) -> None:
+def refresh_after_clinic_settings_change(*, clinic: Clinic, changed: frozenset[str], **_) -> None:
     """A new margin or zone: every active pump of the clinic, in the same transaction."""
     if CLINIC_FIELDS_IN_FORECAST & changed:
         pumps = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
