@@ -33,6 +33,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.access import can
 from accounts.models import Membership, Role, StaffInvitation, User
+from patients import services as patient_services
 
 logger = logging.getLogger(__name__)
 
@@ -469,3 +470,12 @@ def staff_two_factor_reset(*, membership: Membership, by: User, base_url: str) -
             },
         )
     logger.info("two-factor devices and password of user %s reset by user %s", user.pk, by.pk)
+
+
+def clinic_settings_update(*, clinic, by: User | None, **fields):
+    """Change a clinic's settings (patients.services.clinic_settings_save) as `by`, who must
+    manage this clinic: checked here too, not only by the view (defence in depth). The
+    check lives in accounts because roles do: patients sits below accounts."""
+    if by is None or not can(by, "manage_clinic", clinic):
+        raise PermissionDenied(f"Only a manager of {clinic} can change its settings.")
+    return patient_services.clinic_settings_save(clinic=clinic, by=by, **fields)

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as staff_selectors
 from accounts import services as staff_services
 from accounts.decorators import CLINIC, WHERE_ALLOWED, Scope, staff_view
-from patients import services as patient_services
 
 from . import clinic_admin_forms as forms
 
@@ -69,7 +68,7 @@ def clinic_settings(request, clinic, allowed):
         form = forms.ClinicSettingsForm(request.POST, initial=initial)
         if form.is_valid():
             try:
-                patient_services.clinic_settings_update(
+                staff_services.clinic_settings_update(
                     clinic=clinic, by=request.user, **form.settings_fields()
                 )
             except ValidationError as exc:

@@ -1,21 +1,21 @@
-"""Writes for patients, caregivers and implanted pumps."""
+"""Writes for patients, caregivers, implanted pumps and clinic settings.
+
+What the apps above must do about these writes (forecasts, visits, reminders, alerts)
+they do in their receivers of patients.signals, sent inside each write's transaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from patients import signals
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
 from patients.validators import normalize_phone
-
-RISK_FIELDS = {f for f, _ in Patient.LABEL_RISK_FACTORS + Patient.OTHER_RISK_FACTORS} | {
-    "oral_baclofen_bridge"
-}
 
 
 def _normalized_phones(fields: dict) -> dict:
@@ -69,18 +69,15 @@ def _apply_validated(instance, fields: dict) -> tuple[list[str], dict]:
 
 
 def patient_update(*, patient: Patient, **fields) -> Patient:
-    """Update a patient; a change of risk factors re-tiers the active pump."""
-    from refills.services import forecast_refresh
-
+    """Update a patient; a change of risk factors or zone re-tiers the active pump
+    (refills/receivers.py)."""
     fields = _normalized_phones(fields)
     changed, _ = _apply_validated(patient, fields)
     if not changed:
         return patient
     with transaction.atomic():
         patient.save(update_fields=[*changed, "updated_at"])
-        if RISK_FIELDS & set(changed) or "timezone" in changed:
-            for pump in patient.pumps.filter(status=PumpStatus.ACTIVE):
-                forecast_refresh(pump=pump)
+        signals.patient_updated.send(sender=Patient, patient=patient, changed=frozenset(changed))
     return patient
 
 
@@ -111,19 +108,12 @@ def caregiver_update(*, caregiver: Caregiver, **fields) -> Caregiver:
 
 
 def caregiver_remove(*, caregiver: Caregiver) -> None:
-    """Remove a caregiver; their reminders still waiting in the outbox are cancelled.
-
-    Notification.caregiver is SET_NULL on delete, and a row without a caregiver
-    is addressed to the patient: cancel the caregiver's pending rows first so
-    that none of them is re-routed.
+    """Remove a caregiver; their reminders still waiting in the outbox are cancelled
+    (reminders/receivers.py), before the delete: Notification.caregiver is SET_NULL on
+    delete, and a row without a caregiver is addressed to the patient.
     """
-    from reminders.models import Notification, NotificationStatus
-
     with transaction.atomic():
-        Notification.objects.filter(caregiver=caregiver, status=NotificationStatus.PENDING).update(
-            status=NotificationStatus.CANCELLED,
-            suppressed_reason="The caregiver was removed from the patient's record",
-        )
+        signals.caregiver_removing.send(sender=Caregiver, caregiver=caregiver)
         caregiver.delete()
 
 
@@ -139,13 +129,12 @@ def pump_implant(
 ) -> Pump:
     """Record a new active pump; a replaced pump is marked explanted the same day.
 
-    The replaced pump's open alerts are closed (in ``by``'s name when given): a
-    discrepancy or a pocket fill at its last refill no longer describes the pump
-    the patient has, and would otherwise keep escalating.
+    The replaced pump's booked visits move to the new pump and its open alerts are
+    closed (in ``by``'s name when given): a discrepancy or a pocket fill at its last
+    refill no longer describes the pump the patient has, and would otherwise keep
+    escalating. Then the new pump's forecast is stored. (Receivers of pump_replaced and
+    pump_implanted in refills and reminders.)
     """
-    from refills.services import forecast_refresh
-    from reminders.alerts import alerts_close_for_pump
-
     with transaction.atomic():
         if replaces is not None:
             if replaces.patient_id != patient.pk:
@@ -176,27 +165,15 @@ def pump_implant(
         pump.full_clean()
         pump.save()
         if replaces is not None:
-            _move_bookings(old=replaces, new=pump)
-            alerts_close_for_pump(
-                pump=replaces,
+            signals.pump_replaced.send(
+                sender=Pump,
+                old=replaces,
+                new=pump,
                 by=by,
                 note=f"Pump replaced on {implanted_on:%d %b %Y} by SN {serial_number}",
             )
-        forecast_refresh(pump=pump)
+        signals.pump_implanted.send(sender=Pump, pump=pump)
     return pump
-
-
-def _move_bookings(*, old: Pump, new: Pump) -> None:
-    """The patient's booked visits follow them to the new pump, not the explanted one.
-
-    Saved one by one so each move is in the audit trail and the old pump's
-    forecast no longer counts them.
-    """
-    from refills.models import AppointmentStatus
-
-    for appointment in old.appointments.filter(status=AppointmentStatus.SCHEDULED):
-        appointment.pump = new
-        appointment.save(update_fields=["pump"])
 
 
 def pump_explant(*, pump: Pump, explanted_on: dt.date, reason: str = "") -> Pump:
@@ -222,16 +199,12 @@ def pump_explant(*, pump: Pump, explanted_on: dt.date, reason: str = "") -> Pump
 def pump_explant_without_replacement(*, pump: Pump, explanted_on: dt.date, reason: str, by) -> list:
     """The pump came out and no new one went in: stop tracking it, all or nothing.
 
-    Its booked appointments are cancelled through refills.services.appointment_cancel
-    (their reminders are withdrawn and the cancellation is in the audit trail, with the
-    reason), and its open alerts are closed: nobody is reminded or paged about a pump
-    that is no longer there. Returns the cancelled appointments.
+    Its booked appointments are cancelled (refills/receivers.py: their reminders are
+    withdrawn and the cancellation is in the audit trail, with the reason), its unsent
+    messages withdrawn and its open alerts closed (reminders/receivers.py): nobody is
+    reminded or paged about a pump that is no longer there. Returns the cancelled
+    appointments.
     """
-    from refills.models import AppointmentStatus
-    from refills.services import appointment_cancel, forecast_refresh
-    from reminders.alerts import alerts_close_for_pump
-    from reminders.models import Notification, NotificationStatus
-
     reason = (reason or "").strip()
     errors = {}
     if not reason:
@@ -248,35 +221,21 @@ def pump_explant_without_replacement(*, pump: Pump, explanted_on: dt.date, reaso
             raise ValidationError(f"This pump was already recorded as explanted on {when}.")
         pump_explant(pump=pump, explanted_on=explanted_on, reason=reason)
         note = f"Pump explanted on {explanted_on:%a %d %b %Y}, not replaced: {reason}"
-        cancelled = []
-        for appointment in pump.appointments.filter(status=AppointmentStatus.SCHEDULED):
-            cancelled.append(appointment_cancel(appointment=appointment, by=by, reason=note))
-        # The hook clears the alerts that clear themselves and withdraws the reminders of
-        # the cancelled visits; the rest of the pump's unsent messages go too (a "you
-        # missed your refill" text, a "please book" nudge), as do its open alerts.
-        forecast_refresh(pump=pump)
-        Notification.objects.filter(
-            Q(appointment__pump=pump) | Q(key__startswith=f"pump:{pump.pk}:"),
-            status=NotificationStatus.PENDING,
-        ).update(
-            status=NotificationStatus.CANCELLED,
-            suppressed_reason="The pump was explanted and not replaced",
-            status_changed_at=timezone.now(),
+        responses = signals.pump_explanted_without_replacement.send(
+            sender=Pump, pump=pump, by=by, note=note
         )
-        alerts_close_for_pump(pump=pump, by=by, note=note)
-    return cancelled
+    return [appointment for _, cancelled in responses for appointment in cancelled or ()]
 
 
 def pump_update(*, pump: Pump, **fields) -> Pump:
-    """Change ERI, planned replacement or alarm volume; the forecast follows."""
-    from refills.services import forecast_refresh
-
+    """Change ERI, planned replacement or alarm volume; the forecast follows
+    (refills/receivers.py)."""
     with transaction.atomic():
         for name, value in fields.items():
             setattr(pump, name, value)
         pump.full_clean()
         pump.save(update_fields=list(fields))
-        forecast_refresh(pump=pump)
+        signals.pump_updated.send(sender=Pump, pump=pump, changed=frozenset(fields))
     return pump
 
 
@@ -290,24 +249,18 @@ CLINIC_SETTINGS_FIELDS = (
     "day_starts",
     "day_ends",
 )
-# These move stored forecasts: the refill-by date (margin) and the clinic's calendar
-# days (zone), so every active pump of the clinic is recomputed in the same transaction.
-_FORECAST_FIELDS = {"timezone", "default_refill_margin_days"}
 
 
-def clinic_settings_update(*, clinic: Clinic, by, **fields) -> Clinic:
+def clinic_settings_save(*, clinic: Clinic, by, **fields) -> Clinic:
     """Change a clinic's hours, working days, phones, time zone or refill margin.
 
+    Checks no role: staff change settings through accounts.services.clinic_settings_update,
+    which checks that `by` manages the clinic (roles live in accounts, above patients).
     Validated by the model (field validators, clean(), constraints); nothing is saved
-    unless every field is valid. Recorded in the clinic's history with `by`, who must
-    manage this clinic (checked here too, not only by the view: defence in depth).
+    unless every field is valid. Recorded in the clinic's history with `by`. A new zone or
+    margin recomputes every active pump's stored forecast in the same transaction
+    (refills/receivers.py).
     """
-    from accounts.access import can
-    from refills.services import forecast_refresh
-
-    if by is None or not can(by, "manage_clinic", clinic):
-        raise PermissionDenied(f"Only a manager of {clinic} can change its settings.")
-
     unknown = set(fields) - set(CLINIC_SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"Not a clinic setting: {', '.join(sorted(unknown))}")
@@ -321,8 +274,7 @@ def clinic_settings_update(*, clinic: Clinic, by, **fields) -> Clinic:
     clinic._history_user = by
     with transaction.atomic():
         clinic.save(update_fields=changed)
-        if _FORECAST_FIELDS & set(changed):
-            pumps = Pump.objects.filter(patient__clinic=clinic, status=PumpStatus.ACTIVE)
-            for pump in pumps.order_by("pk"):
-                forecast_refresh(pump=pump)
+        signals.clinic_settings_changed.send(
+            sender=Clinic, clinic=clinic, changed=frozenset(changed)
+        )
     return clinic

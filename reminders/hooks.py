@@ -1,10 +1,11 @@
-"""The one place the refills app calls into reminders: after a forecast is stored.
+"""What reminders does after refills stores a forecast.
 
-refills.services.forecast_refresh calls `forecast_stored` in its transaction, for
-every change that moves a forecast (refill, program, appointment, report) and for
-every pump whose reassess moment came (the sweep). So alert rules, reminder
-plans and "please book" nudges are evaluated exactly for the pumps that changed
-or whose time came, never for every patient.
+refills.services.forecast_refresh sends refills.signals.forecast_stored in its
+transaction, and reminders/receivers.py calls `forecast_stored` here, for every
+change that moves a forecast (refill, program, appointment, report) and for every
+pump whose reassess moment came (the sweep). So alert rules, reminder plans and
+"please book" nudges are evaluated exactly for the pumps that changed or whose
+time came, never for every patient.
 
 Time alone switches some rules on (the alarm within 3 days; the unbooked and
 device-life rules switch with the risk tier, at PumpForecast.reassess_at). The
@@ -23,6 +24,7 @@ from django.db import transaction
 
 from patients.models import Pump, PumpStatus
 from refills.models import PumpForecast
+from refills.services import forecast_refresh
 from reminders import conf
 from reminders.alerts import alerts_sync
 from reminders.models import PumpWatch
@@ -100,8 +102,6 @@ def forecast_stored(*, forecast: PumpForecast, now: dt.datetime) -> None:
 
 def pumps_review_due(*, now: dt.datetime, limit: int) -> int:
     """Refresh the pumps whose next alert or nudge moment came (the hook runs for each)."""
-    from refills.services import forecast_refresh
-
     due = list(
         PumpWatch.objects.filter(next_review_at__lte=now, pump__status=PumpStatus.ACTIVE)
         .order_by("next_review_at")

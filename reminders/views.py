@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from patients.validators import normalize_phone
+from pumptrack.celery import app as celery_app
 from reminders import conf
 from reminders.delivery import notification_provider_status
 from reminders.outbox import clinic_phone_text, phone_text
@@ -24,10 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def _broker_ok() -> tuple[bool, str]:
-    from pumptrack.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return True, ""
     except Exception as exc:

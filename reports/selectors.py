@@ -13,6 +13,7 @@ from django.db.models.functions import TruncMonth
 from patients.models import Clinic, PumpStatus
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.risk import Tier
+from reminders.models import Alert, Notification
 
 
 @dataclass
@@ -122,10 +123,6 @@ def monthly_activity(*, clinic: Clinic, today: dt.date, months: int = 12) -> lis
 
 
 def _add_reminders_and_alerts(rows, *, clinic: Clinic, since: dt.datetime, tz: ZoneInfo) -> None:
-    try:
-        from reminders.models import Alert, Notification
-    except ImportError:  # the reminders app is optional for reports
-        return
     sent = _by_month(
         Notification.objects.filter(clinic=clinic, created_at__gte=since, staff_user__isnull=True),
         "created_at",

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Patient, Pump, PumpStatus
+from refills import signals
 from refills.forecast import Fill, Forecast, current_segment, forecast
 from refills.models import (
     DosingMode,
@@ -131,11 +132,9 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
         "reassess_at": reassess_at,
     }
     stored, _ = PumpForecast.objects.update_or_create(pump=pump, defaults=values)
-    # Reminders and staff alerts follow the stored forecast (reminders/hooks.py).
-    # Imported here: reminders builds on refills, not the reverse.
-    from reminders.hooks import forecast_stored
-
-    forecast_stored(forecast=stored, now=now)
+    # Reminders and staff alerts follow the stored forecast: reminders subscribes to the
+    # signal (reminders/receivers.py), since a lower app never imports a higher one.
+    signals.forecast_stored.send(sender=PumpForecast, forecast=stored, now=now)
     return stored
 
 

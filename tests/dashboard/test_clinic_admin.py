@@ -533,7 +533,7 @@ def test_after_any_settings_change_the_stored_refill_by_keeps_the_clinic_margin(
     `margin` days before the conservative alarm date in the clinic's (new) zone."""
     from django.utils import timezone
 
-    from patients.services import clinic_settings_update
+    from accounts.services import clinic_settings_update
 
     clinic = filled_pump.patient.clinic
     clinic_settings_update(

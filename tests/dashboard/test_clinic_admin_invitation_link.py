@@ -271,7 +271,7 @@ def test_a_clinic_zone_must_be_a_region(manager_a, clinic, zone):
 def test_the_settings_service_checks_the_acting_user_manages_the_clinic(manager_b, nurse, clinic):
     from django.core.exceptions import PermissionDenied
 
-    from patients.services import clinic_settings_update
+    from accounts.services import clinic_settings_update
 
     for outsider in (manager_b, nurse):
         with pytest.raises(PermissionDenied):

@@ -13,7 +13,7 @@ from accounts.models import Role
 from dashboard.selectors import clinic_today
 from patients import services as patient_services
 from patients.models import Pump, PumpStatus
-from refills import services
+from refills import receivers, services
 from refills.models import Appointment, AppointmentKind, AppointmentStatus
 from reminders.models import Alert, AlertState, Notification, NotificationStatus
 from reminders.sweep import sweep_run
@@ -275,7 +275,7 @@ def test_nothing_is_saved_when_a_step_fails(nurse_client, booked, monkeypatch):
             raise RuntimeError("database went away")
         return real_cancel(**kwargs)
 
-    monkeypatch.setattr(services, "appointment_cancel", cancel_then_fail)
+    monkeypatch.setattr(receivers, "appointment_cancel", cancel_then_fail)
     with pytest.raises(RuntimeError):
         patient_services.pump_explant_without_replacement(
             pump=Pump.objects.get(pk=pump.pk),
