@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.access import PERMISSIONS, clinics_for, role_in, scoped
 from accounts.models import Membership, User
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
+from pumptrack.history import changed_fields
 from refills.clock import ClockChange, clock_change_near
 from refills.forecast import conservative_volume_ml, projected_volume_ml
 from refills.models import (
@@ -236,20 +237,12 @@ def _history_entries(records, label: str) -> list[HistoryEntry]:
     """Turn simple-history rows of one model into readable entries (no extra queries)."""
     entries: list[HistoryEntry] = []
     previous: dict[int, object] = {}
-    tracked = None
     for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
-        if tracked is None:
-            tracked = [
-                f for f in record.instance_type._meta.fields if f.name not in HISTORY_SKIP_FIELDS
-            ]
         before = previous.get(record.id)
         changes: list[str] = []
         if record.history_type == "~" and before is not None:
-            for model_field in tracked:
-                old = getattr(before, model_field.attname, None)
-                new = getattr(record, model_field.attname, None)
-                if old != new:
-                    changes.append(str(model_field.verbose_name))
+            changed = changed_fields(record, before, skip=HISTORY_SKIP_FIELDS)
+            changes = [str(model_field.verbose_name) for model_field in changed]
         action = {"+": "created", "~": "changed", "-": "deleted"}.get(record.history_type, "")
         user = record.history_user
         entries.append(
