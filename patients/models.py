@@ -15,9 +15,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from .validators import normalize_phone, validate_e164, validate_timezone
+from .phones import normalize_phone
+from .validators import validate_timezone
 
 ALARM_VOLUME_MIN_ML = Decimal("2.0")
 ALARM_VOLUME_MAX_ML = Decimal("5.0")
@@ -27,7 +29,9 @@ class NormalizedPhonesMixin:
     """Turn typed phone numbers into E.164 before the field validators see them.
 
     Field validators run before clean(), so normalising in clean() would reject
-    every number a nurse types with spaces or brackets.
+    every number a nurse types with spaces or brackets; and a number that cannot be
+    used gets the nurse-readable message of patients.phones, once, instead of the
+    library's generic one.
     """
 
     PHONE_FIELDS: tuple[str, ...] = ("phone",)
@@ -103,17 +107,15 @@ class Clinic(NormalizedPhonesMixin, models.Model):
         validators=[validate_timezone],
         help_text="Dates and reminder hours are shown and computed in this zone.",
     )
-    phone = models.CharField(
+    phone = PhoneNumberField(
         "phone number patients call",
         max_length=20,
-        validators=[validate_e164],
         help_text="Printed on reminders and the emergency card.",
     )
-    after_hours_phone = models.CharField(
+    after_hours_phone = PhoneNumberField(
         "after-hours / pump team emergency number",
         max_length=20,
         blank=True,
-        validators=[validate_e164],
     )
     default_refill_margin_days = models.PositiveSmallIntegerField(
         default=3,
@@ -248,7 +250,7 @@ class Patient(NormalizedPhonesMixin, models.Model):
         default=SpasticityOrigin.SPINAL,
         help_text="Sets the dose-change limits (spinal +40 %, cerebral +20 %).",
     )
-    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    phone = PhoneNumberField(max_length=20, blank=True)
     email = models.EmailField(blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.SMS
@@ -358,7 +360,7 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregivers")
     name = models.CharField(max_length=200)
     relationship = models.CharField(max_length=100, help_text="For example: mother, spouse.")
-    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    phone = PhoneNumberField(max_length=20, blank=True)
     email = models.EmailField(blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.SMS
