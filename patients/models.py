@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from .fields import RegionTimeZoneField, as_zone
 from .phones import normalize_phone
-from .validators import validate_timezone
 
 ALARM_VOLUME_MIN_ML = Decimal("2.0")
 ALARM_VOLUME_MAX_ML = Decimal("5.0")
@@ -101,10 +101,9 @@ class Clinic(NormalizedPhonesMixin, models.Model):
     PHONE_FIELDS = ("phone", "after_hours_phone")
 
     name = models.CharField(max_length=200, unique=True)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         default=settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE,
-        validators=[validate_timezone],
         help_text="Dates and reminder hours are shown and computed in this zone.",
     )
     phone = PhoneNumberField(
@@ -163,7 +162,7 @@ class Clinic(NormalizedPhonesMixin, models.Model):
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return as_zone(self.timezone)
 
     @property
     def working_weekdays(self) -> frozenset[int]:
@@ -257,10 +256,9 @@ class Patient(NormalizedPhonesMixin, models.Model):
     )
     consent_sms = models.BooleanField("consents to text messages", default=False)
     consent_email = models.BooleanField("consents to email", default=False)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Leave empty to use the clinic's time zone.",
     )
     # The label's named risk factors (Gablofen §5.5).
@@ -308,7 +306,7 @@ class Patient(NormalizedPhonesMixin, models.Model):
 
     @property
     def timezone_name(self) -> str:
-        return self.timezone or self.clinic.timezone
+        return str(self.timezone or self.clinic.timezone)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -368,10 +366,9 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
     consent_sms = models.BooleanField("consents to text messages", default=False)
     consent_email = models.BooleanField("consents to email", default=False)
     receives_reminders = models.BooleanField(default=True)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Leave empty to use the patient's time zone.",
     )
 
@@ -385,7 +382,7 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
 
     @property
     def timezone_name(self) -> str:
-        return self.timezone or self.patient.timezone_name
+        return str(self.timezone or self.patient.timezone_name)
 
     def clean(self) -> None:
         errors = {}
@@ -425,10 +422,9 @@ class Pump(models.Model):
     )
     eri_on = models.DateField("elective replacement indicator (ERI) date", null=True, blank=True)
     planned_replacement_on = models.DateField(null=True, blank=True)
-    pump_clock_timezone = models.CharField(
+    pump_clock_timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Flex dosing follows the pump clock; daylight-saving changes shift it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -464,7 +460,7 @@ class Pump(models.Model):
     @property
     def clock_tz(self) -> ZoneInfo:
         """The zone the pump's clock was set in: flex steps and boluses follow it."""
-        return ZoneInfo(self.pump_clock_timezone or self.patient.timezone_name)
+        return as_zone(self.pump_clock_timezone or self.patient.timezone_name)
 
     @property
     def is_active(self) -> bool:
@@ -529,9 +525,9 @@ def _clinic_today(clinic_id: int | None) -> dt.date:
     """Today on the clinic's calendar (a date entered there is never 'in the future')."""
     from django.utils import timezone
 
-    zone_name = (
+    zone = (
         Clinic.objects.filter(pk=clinic_id).values_list("timezone", flat=True).first()
         if clinic_id
         else None
     )
-    return timezone.localdate(timezone=ZoneInfo(zone_name) if zone_name else None)
+    return timezone.localdate(timezone=as_zone(zone) if zone else None)

@@ -22,8 +22,10 @@ def region_timezones() -> set[str]:
     } | {"UTC"}
 
 
-def validate_timezone(value: str) -> None:
-    if value and value not in region_timezones():
+def validate_timezone(value) -> None:
+    """A region zone's name, or a ZoneInfo of one (a RegionTimeZoneField's value)."""
+    name = str(value or "")
+    if name and name not in region_timezones():
         raise ValidationError(
             "Unknown time zone. Use a name such as America/New_York or Europe/London.",
             code="invalid_timezone",

@@ -93,7 +93,7 @@ def caregiver_recipient(caregiver: Caregiver, patient: Patient) -> Recipient:
         phone=caregiver.phone,
         email=caregiver.email,
     )
-    zone = ZoneInfo(caregiver.timezone or patient.timezone_name)
+    zone = ZoneInfo(str(caregiver.timezone or patient.timezone_name))
     return Recipient(
         kind="caregiver",
         id=caregiver.pk,

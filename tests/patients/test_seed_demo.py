@@ -48,7 +48,7 @@ def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen,
     result = load_demo(now=NOW)
 
     clinic = Clinic.objects.get(name=DEMO_CLINIC_NAME)
-    assert clinic.timezone == "America/New_York"
+    assert str(clinic.timezone) == "America/New_York"
     patients = list(Patient.objects.filter(clinic=clinic))
     assert len(patients) == PATIENT_COUNT == 50
     assert result.loaded and result.patients == 50
