@@ -18,6 +18,8 @@ from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from pumptrack.dates import DATE_PADDED, WEEKDAY_DATE_PADDED, date_text
+
 from .fields import RegionTimeZoneField, as_zone
 from .phones import normalize_phone
 
@@ -499,7 +501,7 @@ class Pump(models.Model):
         if self.explanted_on and self.implanted_on and self.explanted_on < self.implanted_on:
             errors["explanted_on"] = (
                 f"The explant date cannot be before the implant date "
-                f"({self.implanted_on:%a %d %b %Y})."
+                f"({date_text(self.implanted_on, WEEKDAY_DATE_PADDED)})."
             )
         if self.model_id and self.implanted_on:
             model = self.model
@@ -511,8 +513,9 @@ class Pump(models.Model):
             shutdown = self.shutdown_on
             if self.status == PumpStatus.ACTIVE and shutdown and shutdown <= today:
                 errors["implanted_on"] = (
-                    f"A {model.name} implanted on {self.implanted_on:%d %b %Y} has passed its "
-                    f"automatic shut-down ({shutdown:%d %b %Y}) and cannot be active. "
+                    f"A {model.name} implanted on {date_text(self.implanted_on, DATE_PADDED)} has "
+                    f"passed its automatic shut-down ({date_text(shutdown, DATE_PADDED)}) and "
+                    "cannot be active. "
                     "Record the replacement pump, or mark this one explanted."
                 )
         if self.eri_on and self.implanted_on and self.eri_on < self.implanted_on:
