@@ -89,13 +89,20 @@ def _invitation_answer(model, row, previous) -> str | None:
 
 def _entries(model, rows: QuerySet) -> Iterator[AuditEntry]:
     """Turn historical rows (ordered by object, then time) into entries with changed fields."""
+    # Fields are listed in the history table's column order (foreign keys last), as the
+    # audit report and its CSV always have.
+    column_order = {f.attname: i for i, f in enumerate(model.history.model._meta.concrete_fields)}
+
+    def in_column_order(fields) -> tuple[str, ...]:
+        return tuple(sorted((f.attname for f in fields), key=column_order.__getitem__))
+
     previous = None
     for row in rows.select_related("history_user").order_by("id", "history_date", "history_id"):
         if row.history_type == "~" and previous is not None and previous.id == row.id:
-            changed = tuple(f.attname for f in changed_fields(row, previous, skip=_IGNORED))
+            changed = in_column_order(changed_fields(row, previous, skip=_IGNORED))
         elif row.history_type == "+":
-            changed = tuple(
-                f.attname for f in row.tracked_fields if f.name != "id" and f.name not in _IGNORED
+            changed = in_column_order(
+                f for f in row.tracked_fields if f.name != "id" and f.name not in _IGNORED
             )
         else:
             changed = ()

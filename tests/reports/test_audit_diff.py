@@ -47,3 +47,18 @@ def test_an_unchanged_save_names_no_field_and_updated_at_is_bookkeeping(patient)
     changes = [e for e in audit_entries(clinic_ids=[patient.clinic_id]) if e.change == "changed"]
 
     assert [e.fields for e in changes] == [()]
+
+
+def test_the_audit_lists_fields_in_the_history_tables_column_order(pump):
+    """As before diff_against: foreign keys (the history table's last columns) last."""
+    pump.serial_number = "NEW-SERIAL"
+    pump.patient = PatientFactory(clinic=pump.patient.clinic)
+    pump.save()
+
+    changes = [
+        e
+        for e in audit_entries(clinic_ids=[pump.patient.clinic_id])
+        if e.model == "Pump" and e.change == "changed"
+    ]
+
+    assert [e.fields for e in changes] == [("serial_number", "patient_id")]
