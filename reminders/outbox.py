@@ -70,7 +70,7 @@ def patient_recipient(patient: Patient) -> Recipient:
         preferred=patient.preferred_channel,
         consent_sms=patient.consent_sms,
         consent_email=patient.consent_email,
-        phone=patient.phone,
+        phone=str(patient.phone),  # E.164 text, not the field's PhoneNumber
         email=patient.email,
     )
     return Recipient(
@@ -90,7 +90,7 @@ def caregiver_recipient(caregiver: Caregiver, patient: Patient) -> Recipient:
         preferred=caregiver.preferred_channel,
         consent_sms=caregiver.consent_sms,
         consent_email=caregiver.consent_email,
-        phone=caregiver.phone,
+        phone=str(caregiver.phone),
         email=caregiver.email,
     )
     zone = ZoneInfo(str(caregiver.timezone or patient.timezone_name))
