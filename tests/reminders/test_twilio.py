@@ -229,7 +229,12 @@ def test_a_replayed_stop_or_start_is_a_no_op(client, filled_pump, twilio_setting
     replay = signed_post(
         client,
         "/twilio/inbound/",
-        {"From": str(patient.phone), "To": "+16175550999", "Body": "START", "MessageSid": "SMstart1"},
+        {
+            "From": str(patient.phone),
+            "To": "+16175550999",
+            "Body": "START",
+            "MessageSid": "SMstart1",
+        },
     )
     assert start.status_code == replay.status_code == 200
     assert "<Message>" not in replay.content.decode()
