@@ -6,6 +6,7 @@ staff page and query is scoped through these memberships.
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
 
@@ -20,7 +21,9 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """Custom from the first migration so fields can be added without pain later."""
 
-    phone = models.CharField(max_length=20, blank=True, help_text="For escalation texts.")
+    # Saved as E.164 when it is a valid number, else as entered (older rows were free
+    # text); escalation texts read it through patients.phones.normalize_phone.
+    phone = PhoneNumberField(max_length=20, blank=True, help_text="For escalation texts.")
     # When the owner was last emailed about a wrong two-factor code after a right
     # password (accounts.devices.device_wrong_code_notice): at most one per interval.
     two_factor_notice_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -101,4 +101,4 @@ def secret_for_manual_entry(device: TOTPDevice) -> str:
 def user_zone(user: User) -> ZoneInfo:
     """The zone of the user's (first) clinic, for times shown to them."""
     name = user.memberships.order_by("clinic_id").values_list("clinic__timezone", flat=True).first()
-    return ZoneInfo(name or settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE)
+    return ZoneInfo(str(name or settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE))

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from html import escape
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+from pumptrack.dates import date_text
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Point = tuple[datetime, Decimal]
@@ -65,10 +66,10 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 20, 16, 64
 
 
 def day_text(when: datetime | date, zone: tzinfo | None = None) -> str:
-    """'Tue 4 Mar 2025' (written out so it never depends on the server locale)."""
+    """'Tue 4 Mar 2025' (Django's dateformat: never depends on the server locale)."""
     if isinstance(when, datetime):
         when = when.astimezone(zone).date() if zone else when.date()
-    return f"{_WEEKDAYS[when.weekday()]} {when.day} {_MONTHS[when.month - 1]} {when.year}"
+    return date_text(when)
 
 
 def _num(value: float) -> str:

@@ -6,7 +6,6 @@ import io
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-import phonenumbers
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
@@ -23,18 +22,14 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from patients.phones import phone_text
+
 from .chart import day_text
 from .selectors import EmergencyCard
 
 
-def _phone(value: str) -> str:
-    if not value:
-        return ""
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+def _phone(value) -> str:
+    return phone_text(value)
 
 
 def _number(value) -> str:

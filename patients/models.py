@@ -15,9 +15,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from .validators import normalize_phone, validate_e164, validate_timezone
+from pumptrack.dates import DATE_PADDED, WEEKDAY_DATE_PADDED, date_text
+
+from .fields import RegionTimeZoneField, as_zone
+from .phones import normalize_phone
 
 ALARM_VOLUME_MIN_ML = Decimal("2.0")
 ALARM_VOLUME_MAX_ML = Decimal("5.0")
@@ -27,7 +31,9 @@ class NormalizedPhonesMixin:
     """Turn typed phone numbers into E.164 before the field validators see them.
 
     Field validators run before clean(), so normalising in clean() would reject
-    every number a nurse types with spaces or brackets.
+    every number a nurse types with spaces or brackets; and a number that cannot be
+    used gets the nurse-readable message of patients.phones, once, instead of the
+    library's generic one.
     """
 
     PHONE_FIELDS: tuple[str, ...] = ("phone",)
@@ -97,23 +103,20 @@ class Clinic(NormalizedPhonesMixin, models.Model):
     PHONE_FIELDS = ("phone", "after_hours_phone")
 
     name = models.CharField(max_length=200, unique=True)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         default=settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE,
-        validators=[validate_timezone],
         help_text="Dates and reminder hours are shown and computed in this zone.",
     )
-    phone = models.CharField(
+    phone = PhoneNumberField(
         "phone number patients call",
         max_length=20,
-        validators=[validate_e164],
         help_text="Printed on reminders and the emergency card.",
     )
-    after_hours_phone = models.CharField(
+    after_hours_phone = PhoneNumberField(
         "after-hours / pump team emergency number",
         max_length=20,
         blank=True,
-        validators=[validate_e164],
     )
     default_refill_margin_days = models.PositiveSmallIntegerField(
         default=3,
@@ -161,7 +164,7 @@ class Clinic(NormalizedPhonesMixin, models.Model):
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return as_zone(self.timezone)
 
     @property
     def working_weekdays(self) -> frozenset[int]:
@@ -248,17 +251,16 @@ class Patient(NormalizedPhonesMixin, models.Model):
         default=SpasticityOrigin.SPINAL,
         help_text="Sets the dose-change limits (spinal +40 %, cerebral +20 %).",
     )
-    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    phone = PhoneNumberField(max_length=20, blank=True)
     email = models.EmailField(blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.SMS
     )
     consent_sms = models.BooleanField("consents to text messages", default=False)
     consent_email = models.BooleanField("consents to email", default=False)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Leave empty to use the clinic's time zone.",
     )
     # The label's named risk factors (Gablofen §5.5).
@@ -306,7 +308,7 @@ class Patient(NormalizedPhonesMixin, models.Model):
 
     @property
     def timezone_name(self) -> str:
-        return self.timezone or self.clinic.timezone
+        return str(self.timezone or self.clinic.timezone)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -358,7 +360,7 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregivers")
     name = models.CharField(max_length=200)
     relationship = models.CharField(max_length=100, help_text="For example: mother, spouse.")
-    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    phone = PhoneNumberField(max_length=20, blank=True)
     email = models.EmailField(blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.SMS
@@ -366,10 +368,9 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
     consent_sms = models.BooleanField("consents to text messages", default=False)
     consent_email = models.BooleanField("consents to email", default=False)
     receives_reminders = models.BooleanField(default=True)
-    timezone = models.CharField(
+    timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Leave empty to use the patient's time zone.",
     )
 
@@ -383,7 +384,7 @@ class Caregiver(NormalizedPhonesMixin, models.Model):
 
     @property
     def timezone_name(self) -> str:
-        return self.timezone or self.patient.timezone_name
+        return str(self.timezone or self.patient.timezone_name)
 
     def clean(self) -> None:
         errors = {}
@@ -423,10 +424,9 @@ class Pump(models.Model):
     )
     eri_on = models.DateField("elective replacement indicator (ERI) date", null=True, blank=True)
     planned_replacement_on = models.DateField(null=True, blank=True)
-    pump_clock_timezone = models.CharField(
+    pump_clock_timezone = RegionTimeZoneField(
         max_length=64,
         blank=True,
-        validators=[validate_timezone],
         help_text="Flex dosing follows the pump clock; daylight-saving changes shift it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -462,7 +462,7 @@ class Pump(models.Model):
     @property
     def clock_tz(self) -> ZoneInfo:
         """The zone the pump's clock was set in: flex steps and boluses follow it."""
-        return ZoneInfo(self.pump_clock_timezone or self.patient.timezone_name)
+        return as_zone(self.pump_clock_timezone or self.patient.timezone_name)
 
     @property
     def is_active(self) -> bool:
@@ -501,7 +501,7 @@ class Pump(models.Model):
         if self.explanted_on and self.implanted_on and self.explanted_on < self.implanted_on:
             errors["explanted_on"] = (
                 f"The explant date cannot be before the implant date "
-                f"({self.implanted_on:%a %d %b %Y})."
+                f"({date_text(self.implanted_on, WEEKDAY_DATE_PADDED)})."
             )
         if self.model_id and self.implanted_on:
             model = self.model
@@ -513,8 +513,9 @@ class Pump(models.Model):
             shutdown = self.shutdown_on
             if self.status == PumpStatus.ACTIVE and shutdown and shutdown <= today:
                 errors["implanted_on"] = (
-                    f"A {model.name} implanted on {self.implanted_on:%d %b %Y} has passed its "
-                    f"automatic shut-down ({shutdown:%d %b %Y}) and cannot be active. "
+                    f"A {model.name} implanted on {date_text(self.implanted_on, DATE_PADDED)} has "
+                    f"passed its automatic shut-down ({date_text(shutdown, DATE_PADDED)}) and "
+                    "cannot be active. "
                     "Record the replacement pump, or mark this one explanted."
                 )
         if self.eri_on and self.implanted_on and self.eri_on < self.implanted_on:
@@ -527,9 +528,9 @@ def _clinic_today(clinic_id: int | None) -> dt.date:
     """Today on the clinic's calendar (a date entered there is never 'in the future')."""
     from django.utils import timezone
 
-    zone_name = (
+    zone = (
         Clinic.objects.filter(pk=clinic_id).values_list("timezone", flat=True).first()
         if clinic_id
         else None
     )
-    return timezone.localdate(timezone=ZoneInfo(zone_name) if zone_name else None)
+    return timezone.localdate(timezone=as_zone(zone) if zone else None)

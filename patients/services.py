@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients import signals
+from patients.fields import RegionTimeZoneField
 from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
 from patients.validators import normalize_phone
 
@@ -49,11 +50,20 @@ def patient_create(*, clinic: Clinic, **fields) -> Patient:
     return patient
 
 
+def _differs(instance, name: str, value) -> bool:
+    """Whether `value` would change the field. A time zone is held as a ZoneInfo (or
+    None when blank) but given by name: compare the names."""
+    field = instance._meta.get_field(name)
+    if isinstance(field, RegionTimeZoneField):
+        return field.get_prep_value(getattr(instance, name)) != field.get_prep_value(value)
+    return getattr(instance, name) != value
+
+
 def _apply_validated(instance, fields: dict) -> tuple[list[str], dict]:
     """Set the fields that differ and full_clean(); on a validation error put the old
     values back (the caller's object stays as it is in the database) and re-raise.
     Returns the changed names and their previous values."""
-    changed = [name for name, value in fields.items() if getattr(instance, name) != value]
+    changed = [name for name, value in fields.items() if _differs(instance, name, value)]
     previous = {name: getattr(instance, name) for name in changed}
     if not changed:
         return changed, previous
@@ -91,7 +101,7 @@ def caregiver_add(*, patient: Patient, **fields) -> Caregiver:
 def caregiver_update(*, caregiver: Caregiver, **fields) -> Caregiver:
     """Change a caregiver's details; nothing is saved unless every field is valid."""
     fields = _normalized_phones(fields)
-    changed = [name for name, value in fields.items() if getattr(caregiver, name) != value]
+    changed = [name for name, value in fields.items() if _differs(caregiver, name, value)]
     if not changed:
         return caregiver
     previous = {name: getattr(caregiver, name) for name in changed}

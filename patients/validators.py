@@ -2,37 +2,12 @@
 
 from zoneinfo import ZoneInfo, available_timezones
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 
+# The phone helpers live in patients.phones; these names stay importable from here.
+from .phones import normalize_phone, validate_e164
 
-def normalize_phone(value: str, *, region: str = "US") -> str:
-    """Return the number in E.164, or raise a ValidationError a nurse can act on."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            "This does not look like a phone number. Enter it with the area code, "
-            "for example +1 617 555 0142.",
-            code="invalid_phone",
-        ) from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(
-            "This phone number is not valid. Check the digits and the country code.",
-            code="invalid_phone",
-        )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def validate_e164(value: str) -> None:
-    if value and normalize_phone(value) != value:
-        raise ValidationError(
-            "Store phone numbers in international form, for example +16175550142.",
-            code="invalid_phone",
-        )
+__all__ = ["normalize_phone", "region_timezones", "validate_e164", "validate_timezone", "zone"]
 
 
 def region_timezones() -> set[str]:
@@ -47,8 +22,10 @@ def region_timezones() -> set[str]:
     } | {"UTC"}
 
 
-def validate_timezone(value: str) -> None:
-    if value and value not in region_timezones():
+def validate_timezone(value) -> None:
+    """A region zone's name, or a ZoneInfo of one (a RegionTimeZoneField's value)."""
+    name = str(value or "")
+    if name and name not in region_timezones():
         raise ValidationError(
             "Unknown time zone. Use a name such as America/New_York or Europe/London.",
             code="invalid_timezone",

@@ -92,10 +92,10 @@ def _person(notification: Notification):
 
 def _recipient_zone(notification: Notification) -> ZoneInfo:
     if notification.caregiver_id and notification.caregiver.timezone:
-        return ZoneInfo(notification.caregiver.timezone)
+        return ZoneInfo(str(notification.caregiver.timezone))
     if notification.patient_id:
         return ZoneInfo(notification.patient.timezone_name)
-    return ZoneInfo(notification.clinic.timezone)
+    return notification.clinic.tz
 
 
 def _not_allowed(notification: Notification) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from patients.models import Channel
+from pumptrack.dates import date_text
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +164,10 @@ DEFAULTS: dict[tuple[str, str], Text] = {
     ),
 }
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
 
 def format_date(day: dt.date) -> str:
-    # Written out by hand so texts do not depend on the server's locale.
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    # Django's dateformat, not strftime: texts never depend on the server's locale.
+    return date_text(day)
 
 
 def format_time(moment: dt.datetime) -> str:

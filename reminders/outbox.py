@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from django.utils import timezone
 
 from patients.models import Caregiver, Channel, Clinic, Patient
+from patients.phones import phone_text
 from reminders import conf
 from reminders.messages import render, template_for
 from reminders.models import Notification, NotificationStatus
@@ -70,7 +70,7 @@ def patient_recipient(patient: Patient) -> Recipient:
         preferred=patient.preferred_channel,
         consent_sms=patient.consent_sms,
         consent_email=patient.consent_email,
-        phone=patient.phone,
+        phone=str(patient.phone),  # E.164 text, not the field's PhoneNumber
         email=patient.email,
     )
     return Recipient(
@@ -90,10 +90,10 @@ def caregiver_recipient(caregiver: Caregiver, patient: Patient) -> Recipient:
         preferred=caregiver.preferred_channel,
         consent_sms=caregiver.consent_sms,
         consent_email=caregiver.consent_email,
-        phone=caregiver.phone,
+        phone=str(caregiver.phone),
         email=caregiver.email,
     )
-    zone = ZoneInfo(caregiver.timezone or patient.timezone_name)
+    zone = ZoneInfo(str(caregiver.timezone or patient.timezone_name))
     return Recipient(
         kind="caregiver",
         id=caregiver.pk,
@@ -114,16 +114,6 @@ def patient_and_caregivers(patient: Patient, caregivers: Iterable[Caregiver]) ->
         if caregiver.receives_reminders:
             recipients.append(caregiver_recipient(caregiver, patient))
     return recipients
-
-
-def phone_text(number: str) -> str:
-    """+16175550100 -> '+1 617-555-0100' (readable, and dialable from abroad)."""
-    try:
-        return phonenumbers.format_number(
-            phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-    except phonenumbers.NumberParseException:
-        return number
 
 
 def clinic_phone_text(clinic: Clinic) -> str:

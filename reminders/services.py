@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 
 from accounts.access import can
 from patients.models import Caregiver, Clinic, Patient
-from patients.validators import normalize_phone
+from patients.phones import normalize_phone
 from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve
 from reminders.delivery import SendOutcome, notification_send
 from reminders.models import MessageTemplate, ProcessedWebhook

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.db.models import QuerySet
 
+from pumptrack.history import changed_fields
+
 # (model label, path from a historical row to its clinic, and to its patient)
 TRACKED: tuple[tuple[str, str, str | None], ...] = (
     ("patients.Clinic", "id", None),
@@ -37,17 +39,8 @@ TRACKED: tuple[tuple[str, str, str | None], ...] = (
 )
 
 CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
-# Bookkeeping columns that every history row has; not clinical changes.
-_IGNORED = {
-    "history_id",
-    "history_date",
-    "history_change_reason",
-    "history_type",
-    "history_user",
-    # The column's attname: without it every change by a different user than the last
-    # listed "history_user_id" among the fields changed.
-    "history_user_id",
-}
+# Changes to these are bookkeeping, not clinical changes.
+_IGNORED = {"updated_at"}
 
 
 @dataclass(frozen=True)
@@ -96,17 +89,21 @@ def _invitation_answer(model, row, previous) -> str | None:
 
 def _entries(model, rows: QuerySet) -> Iterator[AuditEntry]:
     """Turn historical rows (ordered by object, then time) into entries with changed fields."""
-    field_names = [
-        f.attname
-        for f in model.history.model._meta.concrete_fields
-        if f.attname not in _IGNORED and f.attname != "updated_at"
-    ]
+    # Fields are listed in the history table's column order (foreign keys last), as the
+    # audit report and its CSV always have.
+    column_order = {f.attname: i for i, f in enumerate(model.history.model._meta.concrete_fields)}
+
+    def in_column_order(fields) -> tuple[str, ...]:
+        return tuple(sorted((f.attname for f in fields), key=column_order.__getitem__))
+
     previous = None
     for row in rows.select_related("history_user").order_by("id", "history_date", "history_id"):
         if row.history_type == "~" and previous is not None and previous.id == row.id:
-            changed = tuple(n for n in field_names if getattr(row, n) != getattr(previous, n))
+            changed = in_column_order(changed_fields(row, previous, skip=_IGNORED))
         elif row.history_type == "+":
-            changed = tuple(n for n in field_names if n != "id")
+            changed = in_column_order(
+                f for f in row.tracked_fields if f.name != "id" and f.name not in _IGNORED
+            )
         else:
             changed = ()
         answer = _invitation_answer(model, row, previous)

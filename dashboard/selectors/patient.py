@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from patients.models import Caregiver, Patient, Pump, PumpStatus
+from pumptrack.history import changed_fields
 from refills.clock import ClockChange, clock_change_near
 from refills.models import (
     Appointment,
@@ -44,20 +45,12 @@ def _history_entries(records, label: str) -> list[HistoryEntry]:
     """Turn simple-history rows of one model into readable entries (no extra queries)."""
     entries: list[HistoryEntry] = []
     previous: dict[int, object] = {}
-    tracked = None
     for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
-        if tracked is None:
-            tracked = [
-                f for f in record.instance_type._meta.fields if f.name not in HISTORY_SKIP_FIELDS
-            ]
         before = previous.get(record.id)
         changes: list[str] = []
         if record.history_type == "~" and before is not None:
-            for model_field in tracked:
-                old = getattr(before, model_field.attname, None)
-                new = getattr(record, model_field.attname, None)
-                if old != new:
-                    changes.append(str(model_field.verbose_name))
+            changed = changed_fields(record, before, skip=HISTORY_SKIP_FIELDS)
+            changes = [str(model_field.verbose_name) for model_field in changed]
         action = {"+": "created", "~": "changed", "-": "deleted"}.get(record.history_type, "")
         user = record.history_user
         entries.append(

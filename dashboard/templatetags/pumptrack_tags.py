@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from django import template
 from django.utils import dateformat, timezone
 
+from patients.phones import phone_text
 from refills.models import RiskTier
 from refills.validation import fmt
 
@@ -123,13 +123,7 @@ def percent(value) -> str:
 @register.filter
 def phone(value) -> str:
     """E.164 shown the way people dial it; unparseable numbers as stored."""
-    if not value:
-        return ""
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phone_text(value)
 
 
 @register.filter

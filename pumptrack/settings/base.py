@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "simple_history",
+    "phonenumber_field",
     "accounts",
     "patients",
     "refills",
@@ -192,6 +193,13 @@ USE_TZ = True
 PUMPTRACK_DEFAULT_CLINIC_TIMEZONE = env(
     "PUMPTRACK_DEFAULT_CLINIC_TIMEZONE", default="America/New_York"
 )
+
+# Phone numbers (django-phonenumber-field): a number typed without its country code is
+# read as a US number (clinics have no country of their own yet); stored and shown in
+# templates as E.164, which tel: links and the SMS gateway take as they are.
+PHONENUMBER_DEFAULT_REGION = "US"
+PHONENUMBER_DB_FORMAT = "E164"
+PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 
 def _clinic_hours(days: list[str], starts: str, ends: str) -> dict:

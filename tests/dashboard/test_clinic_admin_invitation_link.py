@@ -265,7 +265,7 @@ def test_a_clinic_zone_must_be_a_region(manager_a, clinic, zone):
     )
     assert response.status_code == 200
     clinic.refresh_from_db()
-    assert clinic.timezone != zone
+    assert str(clinic.timezone) != zone
 
 
 def test_the_settings_service_checks_the_acting_user_manages_the_clinic(manager_b, nurse, clinic):

@@ -244,7 +244,7 @@ def test_edit_patient_updates_every_field_and_re_tiers(nurse_client, filled_pump
     assert patient.phone == "+16175550199"
     assert patient.sci_t6_or_above and patient.oral_baclofen_bridge
     assert patient.spasticity_origin == "cerebral"
-    assert patient.timezone == "America/Chicago"
+    assert str(patient.timezone) == "America/Chicago"
     assert patient.notes == "Lives alone"
     assert _tier(filled_pump) >= 2  # risk factors re-tier the pump at once
     page = nurse_client.get(response.url).content.decode()

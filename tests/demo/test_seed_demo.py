@@ -48,7 +48,7 @@ def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen,
     result = load_demo(now=NOW)
 
     clinic = Clinic.objects.get(name=DEMO_CLINIC_NAME)
-    assert clinic.timezone == "America/New_York"
+    assert str(clinic.timezone) == "America/New_York"
     patients = list(Patient.objects.filter(clinic=clinic))
     assert len(patients) == PATIENT_COUNT == 50
     assert result.loaded and result.patients == 50
@@ -56,7 +56,7 @@ def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen,
     # Invented people only: demo MRNs, fictional 555-01xx numbers, example.org mail.
     for patient in patients:
         assert patient.mrn.startswith("DEMO-")
-        number = phonenumbers.parse(patient.phone)
+        number = phonenumbers.parse(str(patient.phone))
         assert phonenumbers.is_valid_number(number)
         assert str(number.national_number)[3:7] == "5550"
         assert not patient.email or patient.email.endswith("@example.org")

@@ -123,7 +123,7 @@ def populate(n: int, permanent_index: int | None) -> dict:
         plans = plans_reconcile(now=now)
     return {
         "clinic": clinic.pk,
-        "zone": clinic.timezone,
+        "zone": str(clinic.timezone),
         "plans": plans,
         "permanent_phone": phone(permanent_index) if permanent_index is not None else None,
         "sms": sum(1 for i in range(n) if i % 5),

@@ -296,7 +296,7 @@ def message_violations(notification: Notification, *, now: dt.datetime) -> list[
     if not notification.is_patient_facing:
         return []
     zone = (
-        ZoneInfo(notification.caregiver.timezone)
+        ZoneInfo(str(notification.caregiver.timezone))
         if notification.caregiver_id and notification.caregiver.timezone
         else notification.patient.tz
     )

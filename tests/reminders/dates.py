@@ -35,7 +35,7 @@ def today_in(zone: ZoneInfo, now: dt.datetime) -> dt.date:
 
 def recipient_zone(notification) -> ZoneInfo:
     if notification.caregiver_id and notification.caregiver.timezone:
-        return ZoneInfo(notification.caregiver.timezone)
+        return ZoneInfo(str(notification.caregiver.timezone))
     if notification.patient_id:
         return ZoneInfo(notification.patient.timezone_name)
     return notification.clinic.tz

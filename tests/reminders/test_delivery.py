@@ -144,7 +144,7 @@ def test_two_failures_for_one_pump_share_one_open_alert(filled_pump, nurse, faul
     from tests.factories import CaregiverFactory
 
     carer = CaregiverFactory(patient=filled_pump.patient, phone="+16175550177")
-    faults(sms_permanent_numbers=["+16175550123", carer.phone])
+    faults(sms_permanent_numbers=["+16175550123", str(carer.phone)])
     book(filled_pump, nurse, timezone.now() + 20 * DAY)
     assert deliver_due() == ["failed", "failed"]
     alert = Alert.objects.get(kind="delivery-failed")
@@ -302,7 +302,7 @@ def test_logs_carry_ids_only(booked, faults, caplog, clock):
     for secret in (
         patient.given_name,
         patient.family_name,
-        patient.phone,
+        str(patient.phone),
         patient.mrn,
         booked.body,
     ):

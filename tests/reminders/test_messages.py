@@ -200,7 +200,7 @@ def test_the_call_today_text_gives_the_after_hours_line_and_the_emergency_route(
     body = messages.render(messages.DEFAULTS[("overdue-call", Channel.SMS)].body, context)
     assert "(after hours: +1 617" in body or "after hours: (617)" in body or "after hours" in body
     assert context["clinic_after_hours_phone"] in body
-    expected_line = after_hours or clinic.phone
+    expected_line = str(after_hours or clinic.phone)
     assert (
         context["clinic_after_hours_phone"]
         .replace(" ", "")

@@ -229,7 +229,12 @@ def test_a_replayed_stop_or_start_is_a_no_op(client, filled_pump, twilio_setting
     replay = signed_post(
         client,
         "/twilio/inbound/",
-        {"From": patient.phone, "To": "+16175550999", "Body": "START", "MessageSid": "SMstart1"},
+        {
+            "From": str(patient.phone),
+            "To": "+16175550999",
+            "Body": "START",
+            "MessageSid": "SMstart1",
+        },
     )
     assert start.status_code == replay.status_code == 200
     assert "<Message>" not in replay.content.decode()
@@ -254,7 +259,7 @@ def test_a_replayed_delivery_report_is_applied_once(client, sent_sms):
 
 
 def test_an_inbound_text_without_a_message_sid_is_refused(client, filled_pump, twilio_settings):
-    data = {"From": filled_pump.patient.phone, "To": "+16175550999", "Body": "STOP"}
+    data = {"From": str(filled_pump.patient.phone), "To": "+16175550999", "Body": "STOP"}
     assert signed_post(client, "/twilio/inbound/", data).status_code == 400
     filled_pump.patient.refresh_from_db()
     assert filled_pump.patient.consent_sms
