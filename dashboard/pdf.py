@@ -6,7 +6,6 @@ import io
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-import phonenumbers
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
@@ -26,15 +25,8 @@ from reportlab.platypus import (
 from .chart import day_text
 from .selectors import EmergencyCard
 
-
-def _phone(value: str) -> str:
-    if not value:
-        return ""
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+# The card writes numbers the way the pages do (one formatter: the template filter).
+from .templatetags.pumptrack_tags import phone as _phone
 
 
 def _number(value) -> str:
