@@ -289,7 +289,7 @@ class RefillForm(ConcentrationMixin, forms.Form):
         """The catalogue's products, and the clinic's nurses and physicians other than
         the user as the second clinician or checker."""
         self.fields["product"].choices = [("", "Choose…"), *product_names()]
-        staff = clinic_staff(clinic, Role.NURSE, Role.PHYSICIAN).exclude(pk=user.pk)
+        staff = clinic_staff(clinic, Role.NURSE, Role.PHYSICIAN, other_than=user)
         self.fields["second_clinician"].queryset = staff
         self.fields["second_checker"].queryset = staff
 
