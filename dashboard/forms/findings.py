@@ -63,8 +63,8 @@ def add_findings_to_form(
     total with the steps) has an `add_findings(findings)` method, used here.
     `plain_errors_on_top` puts every message of an error that is not a
     ClinicalValidationError at the top of the form, whatever field it names: the
-    refill, program and appointment pages show a model's refusal (a double booking, a
-    record changed meanwhile) there, above the clinical findings placed by input.
+    refill, program and appointment pages have always shown such refusals (a model's
+    full_clean, a state check) there, while their clinical findings go by input.
     """
     field_map = field_map or {}
     if isinstance(error, ClinicalValidationError):
