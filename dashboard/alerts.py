@@ -12,7 +12,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subq
 from django.db.models.functions import Coalesce
 
 from accounts.access import scoped
-from refills.risk import Tier
+from refills.models import RiskTier
 from reminders import selectors as reminder_selectors
 from reminders import services as reminder_services
 from reminders.models import Alert, AlertState, Notification
@@ -54,7 +54,7 @@ def critical_alerts_for(user) -> list[Alert]:
     """Open CRITICAL alerts of the user's clinics, for the strip on every page (1 query)."""
     return list(
         open_alerts(user)
-        .filter(severity=Tier.CRITICAL)
+        .filter(severity=RiskTier.CRITICAL)
         .select_related("patient")
         .order_by("raised_at")[:20]
     )
@@ -107,7 +107,7 @@ def inbox(user, *, show: str = "open", limit: int = 200) -> list[SeverityGroup]:
         group = groups.get(alert.severity)
         if group is None:
             group = groups[alert.severity] = SeverityGroup(
-                tier=alert.severity, label=Tier(alert.severity).label, alerts=[]
+                tier=alert.severity, label=RiskTier(alert.severity).label, alerts=[]
             )
         group.alerts.append(alert)
     return sorted(groups.values(), key=lambda g: -g.tier)

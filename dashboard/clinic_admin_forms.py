@@ -1,7 +1,8 @@
 """Forms for clinic administration: the clinic's settings and its staff.
 
-They parse and label input; patients.services.clinic_settings_update and
-accounts.services decide what is valid (the Clinic model's validators, clean() and
+They parse and label input; accounts.services (clinic_settings_update, which checks
+the manager role before patients.services.clinic_settings_save writes, and the staff
+services) decide what is valid (the Clinic model's validators, clean() and
 constraints) and write. Service errors are shown under their input.
 """
 

@@ -29,6 +29,7 @@ from .selectors import EmergencyCard
 
 
 def _phone(value) -> str:
+    # The one phone formatter (patients.phones), as the pages' template filter uses.
     return phone_text(value)
 
 

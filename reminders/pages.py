@@ -26,8 +26,8 @@ from reminders.messages import (
     template_for,
 )
 from reminders.messages import render as render_text
-from reminders.models import MessageTemplate, TemplateKind
-from reminders.services import message_template_save
+from reminders.models import AlertSeverity, MessageTemplate, TemplateKind
+from reminders.services import message_template_reset, message_template_save
 
 PAGE_SIZE = 50
 
@@ -46,7 +46,7 @@ SAMPLE_CONTEXT = {
     "refill_by": "Fri 24 Oct 2025",
     "alert_id": "123",
     "alert_kind": "Reservoir running out",
-    "severity": "High",
+    "severity": AlertSeverity.HIGH.label,
     "alert_url": "https://pumptrack.example/alerts/",
     "escalation_number": "2",
     "raised_at": "Tue 14 Oct 2025, 08:10",
@@ -185,8 +185,7 @@ def template_edit(request, clinic, allowed, kind: str, channel: str):
 @staff_view("edit_templates", scope=CLINIC, refusal=TEMPLATE_REFUSAL)
 def template_reset(request, clinic, allowed, kind: str, channel: str):
     kind, channel = _kind_and_channel(kind, channel)
-    deleted, _ = MessageTemplate.objects.filter(clinic=clinic, kind=kind, channel=channel).delete()
-    if deleted:
+    if message_template_reset(clinic=clinic, kind=kind, channel=channel, by=request.user):
         messages.success(request, f"{clinic} now uses the default text for this message.")
     else:
         messages.info(request, f"{clinic} already uses the default text for this message.")

@@ -128,3 +128,12 @@ def message_template_save(*, template: MessageTemplate, by) -> MessageTemplate:
     template.full_clean()
     template.save()
     return template
+
+
+def message_template_reset(*, clinic, kind: str, channel: str, by) -> bool:
+    """Drop the clinic's own text for one message so the default applies again; False
+    when the clinic already used the default. Same permission as editing the text."""
+    if not can(by, "edit_templates", clinic):
+        raise PermissionDenied("Only the clinic's managers edit its message texts.")
+    deleted, _ = MessageTemplate.objects.filter(clinic=clinic, kind=kind, channel=channel).delete()
+    return bool(deleted)

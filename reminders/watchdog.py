@@ -15,15 +15,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from patients.models import Channel, Clinic
-from patients.validators import normalize_phone
 from reminders import conf
 from reminders.alerts import escalation_contacts
+from reminders.alerts.escalate import staff_addresses
 from reminders.delivery import notification_send
 from reminders.messages import format_when
 from reminders.models import Notification, NotificationKind, NotificationStatus, WatchdogState
@@ -140,17 +139,6 @@ def _texts(event: str, *, first_name: str, since: str, minutes: int, now: str) -
     }
 
 
-def _addresses(user) -> list[tuple[str, str]]:
-    addresses = [(Channel.EMAIL, user.email)] if user.email else []
-    try:
-        phone = normalize_phone(user.phone)
-    except ValidationError:
-        phone = ""
-    if phone:
-        addresses.append((Channel.SMS, phone))
-    return addresses
-
-
 def _drafts(event: str, *, number: int, since: dt.datetime, now: dt.datetime) -> list[Draft]:
     """One email and one text per escalation contact (once, whatever their clinics)."""
     kind = NotificationKind.SWEEP_STOPPED if event == STOPPED else NotificationKind.SWEEP_RESUMED
@@ -170,7 +158,7 @@ def _drafts(event: str, *, number: int, since: dt.datetime, now: dt.datetime) ->
                 minutes=minutes,
                 now=format_when(now, zone),
             )
-            for channel, address in _addresses(user):
+            for channel, address in staff_addresses(user):
                 drafts.append(
                     Draft(
                         key=f"{KEY_PREFIX}{number}:{event}:user:{user.pk}:{channel}",

@@ -11,8 +11,14 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 
 from patients.models import Clinic, PumpStatus
-from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
-from refills.risk import Tier
+from refills.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    PumpForecast,
+    Refill,
+    RiskTier,
+)
 from reminders.models import Alert, Notification
 
 
@@ -141,7 +147,7 @@ def _add_reminders_and_alerts(rows, *, clinic: Clinic, since: dt.datetime, tz: Z
         "raised_at",
         tz,
         raised=Count("id"),
-        critical=Count("id", filter=Q(severity=int(Tier.CRITICAL))),
+        critical=Count("id", filter=Q(severity=int(RiskTier.CRITICAL))),
     )
     for month, data in alerts.items():
         if month in rows:
@@ -156,7 +162,7 @@ class TierSummary:
     total: int = 0
 
     def rows(self) -> list[tuple[str, int]]:
-        return [(tier.label, self.counts.get(int(tier), 0)) for tier in reversed(Tier)]
+        return [(tier.label, self.counts.get(int(tier), 0)) for tier in reversed(RiskTier)]
 
 
 def tier_summary(*, clinic: Clinic, today: dt.date) -> TierSummary:

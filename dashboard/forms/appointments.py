@@ -19,10 +19,21 @@ BOOKING_OVERRIDE_HELP = (
 )
 
 
+def booking_override_field() -> forms.CharField:
+    return text_field("Override reason", help_text=BOOKING_OVERRIDE_HELP)
+
+
 class WhenMixin:
-    """A date and a time in the clinic's zone, combined into an aware instant."""
+    """A date and a time in the clinic's zone (`zone=` on construction), combined into an
+    aware instant; crispy renders the fields inside the page's own <form>."""
 
     zone: dt.tzinfo
+
+    def __init__(self, *args, zone: dt.tzinfo, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        self.helper = FormHelper()
+        self.helper.form_tag = False
 
     def scheduled_start(self) -> dt.datetime:
         day = self.cleaned_data["day"]
@@ -40,16 +51,10 @@ class AppointmentForm(WhenMixin, forms.Form):
         label="Duration (minutes)", min_value=5, max_value=480, initial=30
     )
     notes = text_field("Notes")
-    override_reason = text_field(
-        "Override reason",
-        help_text=BOOKING_OVERRIDE_HELP,
-    )
+    override_reason = booking_override_field()
 
-    def __init__(self, *args, zone: dt.tzinfo, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.zone = zone
-        self.helper = FormHelper()
-        self.helper.form_tag = False
         self.helper.layout = Layout(
             Row(
                 Column("kind", css_class="col-md-3"),
@@ -69,16 +74,7 @@ class RescheduleForm(WhenMixin, forms.Form):
     time = forms.TimeField(
         label="New time", widget=TimeInput(), input_formats=["%H:%M", "%H:%M:%S"]
     )
-    override_reason = text_field(
-        "Override reason",
-        help_text=BOOKING_OVERRIDE_HELP,
-    )
-
-    def __init__(self, *args, zone: dt.tzinfo, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.zone = zone
-        self.helper = FormHelper()
-        self.helper.form_tag = False
+    override_reason = booking_override_field()
 
 
 class CancelForm(forms.Form):

@@ -36,8 +36,10 @@ def _input_for(form: forms.Form, key: str, field_map: dict[str, str]) -> str | N
     return name if field is not None and not field.widget.is_hidden else None
 
 
-def _add_field_errors(form: forms.Form, error: ValidationError, field_map: dict[str, str]) -> None:
-    if not hasattr(error, "error_dict"):
+def _add_field_errors(
+    form: forms.Form, error: ValidationError, field_map: dict[str, str], *, on_top: bool
+) -> None:
+    if on_top or not hasattr(error, "error_dict"):
         for message in error.messages:
             form.add_error(None, message)
         return
@@ -48,13 +50,21 @@ def _add_field_errors(form: forms.Form, error: ValidationError, field_map: dict[
 
 
 def add_findings_to_form(
-    form: forms.Form, error: ValidationError, field_map: dict[str, str] | None = None
+    form: forms.Form,
+    error: ValidationError,
+    field_map: dict[str, str] | None = None,
+    *,
+    plain_errors_on_top: bool = False,
 ) -> None:
     """Show a service's refusal on the form, each message in place.
 
     `field_map` maps the service's field names to the form's inputs. A form that
     places some findings itself (the program form shows those about the flex steps'
     total with the steps) has an `add_findings(findings)` method, used here.
+    `plain_errors_on_top` puts every message of an error that is not a
+    ClinicalValidationError at the top of the form, whatever field it names: the
+    refill, program and appointment pages have always shown such refusals (a model's
+    full_clean, a state check) there, while their clinical findings go by input.
     """
     field_map = field_map or {}
     if isinstance(error, ClinicalValidationError):
@@ -64,4 +74,4 @@ def add_findings_to_form(
         else:
             add_findings(form, error.findings, field_map)
         return
-    _add_field_errors(form, error, field_map)
+    _add_field_errors(form, error, field_map, on_top=plain_errors_on_top)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Role
 from patients.models import Clinic, Pump
 from refills.models import DiscrepancyAction, DosingMode, DrugProduct, DrugProgram, NeedleCheck
-from refills.policy import policy_value
+from refills.policy import discrepancy_help_text
 from refills.services import ProgramInput, RefillInput
 from refills.validation import MIN_CONCENTRATION, fmt
 
@@ -56,11 +56,8 @@ REFILL_FIELD_MAP = {
 }
 
 
-def discrepancy_assessment_help() -> str:
-    """When an assessment is needed: the clinic's discrepancy thresholds (PUMPTRACK_POLICY)."""
-    absolute = fmt(policy_value("DISCREPANCY_ML"))
-    relative = fmt(Decimal(policy_value("DISCREPANCY_RELATIVE")) * 100)
-    return f"Needed when the residual is off by > {absolute} mL or {relative} %."
+# The help text lives with the thresholds in refills.policy; the old name stays importable.
+discrepancy_assessment_help = discrepancy_help_text
 
 
 def _before_filling() -> Fieldset:
@@ -292,12 +289,12 @@ class RefillForm(ConcentrationMixin, forms.Form):
         """The catalogue's products, and the clinic's nurses and physicians other than
         the user as the second clinician or checker."""
         self.fields["product"].choices = [("", "Choose…"), *product_names()]
-        staff = clinic_staff(clinic, Role.NURSE, Role.PHYSICIAN).exclude(pk=user.pk)
+        staff = clinic_staff(clinic, Role.NURSE, Role.PHYSICIAN, other_than=user)
         self.fields["second_clinician"].queryset = staff
         self.fields["second_checker"].queryset = staff
 
     def _set_help_texts(self, program: DrugProgram | None) -> None:
-        self.fields["discrepancy_assessment"].help_text = discrepancy_assessment_help()
+        self.fields["discrepancy_assessment"].help_text = discrepancy_help_text()
         if program is not None:
             self.fields[
                 "new_daily_dose_mcg"

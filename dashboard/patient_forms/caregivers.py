@@ -14,6 +14,7 @@ from .common import (
     ContactRulesMixin,
     boolean_field,
     char_field,
+    contact_layout,
     form_helper,
     phone_field,
     timezone_choices,
@@ -45,16 +46,7 @@ class CaregiverForm(ContactRulesMixin, forms.Form):
                 Column("name", css_class="col-md-6"),
                 Column("relationship", css_class="col-md-6"),
             ),
-            Row(
-                Column("phone", css_class="col-md-6"),
-                Column("email", css_class="col-md-6"),
-            ),
-            Row(
-                Column("preferred_channel", css_class="col-md-6"),
-                Column("timezone", css_class="col-md-6"),
-            ),
-            "consent_sms",
-            "consent_email",
+            *contact_layout(),
             "receives_reminders",
         )
 

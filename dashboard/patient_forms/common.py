@@ -7,7 +7,7 @@ import datetime as dt
 from functools import lru_cache
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Layout
+from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from patients.models import (
@@ -97,6 +97,22 @@ def form_helper(*layout) -> FormHelper:
     if layout:
         helper.layout = Layout(*layout)
     return helper
+
+
+def contact_layout() -> tuple:
+    """How to reach a person and with their consent: the patient's and a caregiver's form."""
+    return (
+        Row(
+            Column("phone", css_class="col-md-6"),
+            Column("email", css_class="col-md-6"),
+        ),
+        Row(
+            Column("preferred_channel", css_class="col-md-6"),
+            Column("timezone", css_class="col-md-6"),
+        ),
+        "consent_sms",
+        "consent_email",
+    )
 
 
 class ContactRulesMixin:

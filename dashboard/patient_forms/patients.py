@@ -22,6 +22,7 @@ from .common import (
     ContactRulesMixin,
     boolean_field,
     char_field,
+    contact_layout,
     form_helper,
     phone_field,
     timezone_choices,
@@ -48,16 +49,7 @@ def _patient_helper(*, with_clinic: bool) -> FormHelper:
         Fieldset("Identity", *identity),
         Fieldset(
             "Contact and reminders",
-            Row(
-                Column("phone", css_class="col-md-6"),
-                Column("email", css_class="col-md-6"),
-            ),
-            Row(
-                Column("preferred_channel", css_class="col-md-6"),
-                Column("timezone", css_class="col-md-6"),
-            ),
-            "consent_sms",
-            "consent_email",
+            *contact_layout(),
         ),
         Fieldset(
             "Withdrawal risk factors",

@@ -20,16 +20,18 @@ def clinic_today(clinic: Clinic, now: dt.datetime | None = None) -> dt.date:
     return timezone.localtime(now or timezone.now(), clinic.tz).date()
 
 
-def clinic_staff(clinic: Clinic, *roles: str) -> QuerySet[User]:
+def clinic_staff(clinic: Clinic, *roles: str, other_than: User | None = None) -> QuerySet[User]:
     """Active staff of the clinic, optionally only those whose role AT THIS CLINIC is one of
-    `roles`. One Membership query: chaining .filter() over the multi-valued memberships
-    relation would let a role held at another clinic qualify a user here."""
+    `roles`, and never `other_than` (a second clinician is someone else). One Membership
+    query: chaining .filter() over the multi-valued memberships relation would let a role
+    held at another clinic qualify a user here."""
     memberships = Membership.objects.filter(clinic=clinic)
     if roles:
         memberships = memberships.filter(role__in=roles)
-    return User.objects.filter(is_active=True, pk__in=memberships.values("user_id")).order_by(
-        "last_name", "first_name", "username"
-    )
+    staff = User.objects.filter(is_active=True, pk__in=memberships.values("user_id"))
+    if other_than is not None:
+        staff = staff.exclude(pk=other_than.pk)
+    return staff.order_by("last_name", "first_name", "username")
 
 
 def members_for_assignment(clinic: Clinic) -> QuerySet[User]:

@@ -18,7 +18,7 @@ from refills.models import AppointmentKind, AppointmentStatus, RefillByReason
 from .. import forms
 from ..scheduling import ClinicHours, latest_safe_start
 from ..selectors.patient import stored_forecast
-from .common import APPOINTMENTS, _active_pump_or_404, _run_service, _service_error_text, _when
+from .common import APPOINTMENTS, _active_pump_or_404, _run_service, _when
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +148,7 @@ def appointment_cancel(request, appointment, allowed):
                     appointment=appointment, by=request.user, reason=form.cleaned_data["reason"]
                 )
             except ValidationError as exc:
-                for message in _service_error_text(exc):
-                    form.add_error(None, message)
+                forms.add_findings_to_form(form, exc, plain_errors_on_top=True)
             else:
                 logger.info("appointment %s cancelled by user %s", appointment.pk, request.user.pk)
                 messages.success(

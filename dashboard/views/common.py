@@ -1,5 +1,5 @@
 """What the staff views share: the appointment row gate, the active pump or 404, and
-how a service's refusal is put on a form."""
+how a service's refusal is put on a form (dashboard.forms.findings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from accounts.decorators import rows
-from refills import services
 
 from .. import forms
 from ..selectors.patient import active_pump
@@ -27,20 +26,14 @@ def _active_pump_or_404(patient):
     return pump
 
 
-def _run_service(form, field_map: dict, write):
-    """Call a service write; put its refusals on the form, in place. None when refused."""
+def _run_service(form, field_map: dict | None, write):
+    """Call a service write; put its refusals on the form (clinical findings in place,
+    other refusals at the top, as these pages always showed them). None when refused."""
     try:
         return write()
-    except services.ClinicalValidationError as exc:
-        forms.add_findings(form, exc.findings, field_map)
     except ValidationError as exc:
-        for message in _service_error_text(exc):
-            form.add_error(None, message)
+        forms.add_findings_to_form(form, exc, field_map, plain_errors_on_top=True)
     return None
-
-
-def _service_error_text(exc: ValidationError) -> list[str]:
-    return list(exc.messages)
 
 
 def _when(value: dt.datetime, zone) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,7 +17,7 @@ from .. import forms
 from ..scheduling import ClinicHours, latest_safe_start
 from ..selectors.patient import clock_change_notice, current_program, stored_forecast
 from ..selectors.records import patient_appointment, patient_refill
-from .common import _active_pump_or_404, _run_service, _service_error_text
+from .common import _active_pump_or_404, _run_service
 
 logger = logging.getLogger(__name__)
 
@@ -143,18 +142,6 @@ def refill_saved(request, patient, allowed, refill_id: int):
     )
 
 
-def _program_write(form, write):
-    """Like _run_service, with each finding placed by the form: flex-step ones by the steps."""
-    try:
-        return write()
-    except services.ClinicalValidationError as exc:
-        form.add_findings(exc.findings)
-    except ValidationError as exc:
-        for message in _service_error_text(exc):
-            form.add_error(None, message)
-    return None
-
-
 @staff_view("change_program")
 def program_change(request, patient, allowed):
     pump = _active_pump_or_404(patient)
@@ -167,8 +154,9 @@ def program_change(request, patient, allowed):
     if request.method == "POST":
         form = forms.ProgramChangeForm(request.POST, program=program, initial=initial)
         if form.is_valid():
-            changed = _program_write(
+            changed = _run_service(
                 form,
+                None,
                 lambda: services.drug_program_change(
                     pump=pump,
                     by=request.user,

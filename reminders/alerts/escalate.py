@@ -70,8 +70,9 @@ def _escalation_context(alert: Alert, user, number: int) -> dict[str, str]:
     }
 
 
-def _staff_addresses(user) -> list[tuple[str, str]]:
-    """The user's email and text-message addresses, those that are usable."""
+def staff_addresses(user) -> list[tuple[str, str]]:
+    """The user's email and text-message addresses, those that are usable (the alert
+    escalations and the watchdog's warnings reach staff the same way)."""
     addresses = []
     if user.email:
         addresses.append((Channel.EMAIL, user.email))
@@ -91,7 +92,7 @@ def _staff_drafts(alert: Alert, number: int, now: dt.datetime) -> list[Draft]:
     for membership in escalation_contacts(alert.clinic_id):
         user = membership.user
         context = _escalation_context(alert, user, number)
-        for channel, address in _staff_addresses(user):
+        for channel, address in staff_addresses(user):
             recipient = Recipient(
                 kind="user",
                 id=user.pk,

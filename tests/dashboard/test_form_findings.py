@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from dashboard.forms.findings import add_findings_to_form
 from dashboard.forms.refills import discrepancy_assessment_help
+from refills.policy import discrepancy_help_text
 from refills.services import ClinicalValidationError
 from refills.validation import Finding, Severity
 
@@ -61,6 +62,24 @@ def test_other_service_errors_go_under_visible_inputs_and_hidden_ones_to_the_top
     add_findings_to_form(form, ValidationError("Plain refusal."))
     assert form.errors["dose"] == ["No."]
     assert form.non_field_errors() == ["Expired.", "Plain refusal."]
+
+
+def test_plain_errors_on_top_keeps_clinical_findings_in_place():
+    form = bound()
+    add_findings_to_form(
+        form, ValidationError({"dose": "Double booking."}), plain_errors_on_top=True
+    )
+    add_findings_to_form(
+        form,
+        ClinicalValidationError([Finding("high", "dose", "Too high.", Severity.ERROR)]),
+        plain_errors_on_top=True,
+    )
+    assert form.non_field_errors() == ["Double booking."]
+    assert form.errors["dose"] == ["Too high."]
+
+
+def test_the_refill_form_help_text_is_the_policy_text():
+    assert discrepancy_assessment_help is discrepancy_help_text
 
 
 def test_the_discrepancy_help_text_names_the_policy_thresholds(settings):
