@@ -70,6 +70,18 @@ def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen,
         assert NOW - dt.timedelta(days=3 * 366) <= span["first"] <= NOW - dt.timedelta(days=365)
         assert span["last"] <= NOW
 
+    # Every refill after a pump's first keeps the refill-by date that was in force and
+    # came before it: refill_record reads the stored forecast, and so does the history
+    # to place the next refill, so the forecast is refreshed after each one (deferring
+    # the refresh over a pump's history would leave due_by stale or empty).
+    history = Refill.objects.filter(pump__patient__clinic=clinic).order_by("pump", "performed_at")
+    previous_pump = None
+    for refill in history:
+        if refill.pump_id == previous_pump:
+            assert refill.due_by is not None
+            assert refill.performed_on_time
+        previous_pump = refill.pump_id
+
     # The pump mix from the catalogue, and every withdrawal-risk tier.
     models = set(Pump.objects.filter(patient__clinic=clinic).values_list("model__model_number"))
     assert models == {("8637-20",), ("8637-40",), ("13827",), ("16827",)}
