@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from html import escape
 
-from pumptrack.dates import date_text
-
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Point = tuple[datetime, Decimal]
@@ -60,16 +58,22 @@ class ReservoirChart:
     extra_desc: tuple[str, ...] = field(default_factory=tuple)
 
 
+# Written out, not Django's dateformat: this module stays pure (no Django import, so it
+# renders in any process) and never depends on the server's locale. pumptrack.dates writes
+# the same "Tue 4 Mar 2025" for Django code; tests/dashboard/test_pure.py checks both.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
 WIDTH = 760
 HEIGHT = 320
 LEFT, RIGHT, TOP, BOTTOM = 52, 20, 16, 64
 
 
 def day_text(when: datetime | date, zone: tzinfo | None = None) -> str:
-    """'Tue 4 Mar 2025' (Django's dateformat: never depends on the server locale)."""
+    """'Tue 4 Mar 2025', in `zone` for a moment."""
     if isinstance(when, datetime):
         when = when.astimezone(zone).date() if zone else when.date()
-    return date_text(when)
+    return f"{_WEEKDAYS[when.weekday()]} {when.day} {_MONTHS[when.month - 1]} {when.year}"
 
 
 def _num(value: float) -> str:
