@@ -3,14 +3,16 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import WEEKDAY_CHOICES, Caregiver, Clinic, Patient, Pump, PumpModel
-from patients.services import CLINIC_SETTINGS_FIELDS
 
 # The admin is for platform operators and saves rows directly: no service, no signal, so
 # no forecast recompute, no booking cancelled, no alert closed. Every field that moves a
 # stored forecast, a risk tier or a pump's lifecycle is therefore read-only here once the
 # row exists; it is changed where the services run: the clinic settings page (managers),
 # the patient and pump pages (staff), or a new pump model instead of an edited one.
-CLINIC_FIELDS_OWNED_BY_SERVICES = CLINIC_SETTINGS_FIELDS
+# The clinic's zone and refill margin move every stored forecast of the clinic
+# (refills.receivers.CLINIC_FIELDS_IN_FORECAST); its phones and opening hours move none
+# and stay editable here.
+CLINIC_FIELDS_OWNED_BY_SERVICES = ("timezone", "default_refill_margin_days")
 PUMP_MODEL_FIELDS_IN_FORECASTS = (
     "reservoir_capacity_ml",
     "default_alarm_volume_ml",
