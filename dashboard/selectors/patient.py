@@ -23,9 +23,9 @@ from refills.models import (
 )
 from refills.policy import policy_value
 from refills.selectors import program_in_effect
+from refills.shown_dates import ShownDates, shown_dates
 
 from .. import alerts as alert_source
-from ..dates import ShownDates, shown_dates
 
 
 @dataclass
