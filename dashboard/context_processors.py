@@ -10,8 +10,7 @@ from django.utils.functional import SimpleLazyObject
 from accounts import two_factor
 from accounts.access import PERMISSIONS
 from accounts.models import Membership
-
-from . import alerts as alert_source
+from reminders import selectors as reminder_selectors
 
 
 def _can_register_patients(user) -> bool:
@@ -26,12 +25,12 @@ def staff_banners(request) -> dict:
         # Past the password only: nothing clinical, not even a count, until the
         # second factor is done (the set-up and verify pages extend base.html).
         return {"sign_in_complete": False}
-    stale = alert_source.sweep_is_stale()
+    stale = reminder_selectors.sweep_is_stale()
     return {
         "sign_in_complete": True,
         # Evaluated once, and only where a "New patient" link is drawn (1 query).
         "can_register_patients": SimpleLazyObject(lambda: _can_register_patients(user)),
-        "critical_alerts": alert_source.critical_alerts_for(user),
+        "critical_alerts": reminder_selectors.critical_alerts_for(user),
         "sweep_stale": stale,
-        "last_sweep_at": alert_source.last_sweep_at() if stale else None,
+        "last_sweep_at": reminder_selectors.last_sweep_at() if stale else None,
     }

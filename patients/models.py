@@ -124,7 +124,8 @@ class Clinic(NormalizedPhonesMixin, models.Model):
         help_text="Days between the refill-by date and the conservative alarm date. "
         "At least 3 (Gillette: refill 3 to 5 days before the alarm date).",
     )
-    # Opening hours: the proposed refill appointment falls inside them (dashboard/scheduling.py).
+    # Opening hours: the proposed refill appointment falls inside them
+    # (refills/scheduling.py latest_safe_start).
     working_days = models.CharField(
         "working weekdays",
         max_length=7,

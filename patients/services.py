@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from patients import signals
 from patients.fields import RegionTimeZoneField
-from patients.models import Caregiver, Clinic, Patient, Pump, PumpModel, PumpStatus
+from patients.models import Caregiver, Channel, Clinic, Patient, Pump, PumpModel, PumpStatus
 from patients.validators import normalize_phone
 
 
@@ -91,6 +91,29 @@ def patient_update(*, patient: Patient, **fields) -> Patient:
     return patient
 
 
+# The consent field each reminder channel needs.
+CONSENT_FIELDS = {Channel.SMS: "consent_sms", Channel.EMAIL: "consent_email"}
+
+
+def contact_consent_set(
+    *, person: Patient | Caregiver, channel: str, consented: bool, source: str
+) -> bool:
+    """Record a patient's or caregiver's consent to one reminder channel, for instance a
+    STOP or START text. `source` says where it came from; it is the change reason in the
+    person's history. Returns whether anything changed. A patient's change is announced
+    (patient_updated) like any other patient edit.
+    """
+    field = CONSENT_FIELDS[Channel(channel)]
+    if getattr(person, field) == consented:
+        return False
+    setattr(person, field, consented)
+    person._change_reason = source  # simple-history records it with the new row
+    person.save(update_fields=[field])
+    if isinstance(person, Patient):
+        signals.patient_updated.send(sender=Patient, patient=person, changed=frozenset({field}))
+    return True
+
+
 def caregiver_add(*, patient: Patient, **fields) -> Caregiver:
     caregiver = Caregiver(patient=patient, **_normalized_phones(fields))
     caregiver.full_clean()
@@ -156,7 +179,7 @@ def pump_implant(
                 raise ValidationError(
                     "The pump being replaced is already explanted. Choose the active pump."
                 )
-            pump_explant(
+            _pump_explant(
                 pump=replaces,
                 explanted_on=implanted_on,
                 reason=f"Replaced by {model.name} SN {serial_number}",
@@ -186,11 +209,13 @@ def pump_implant(
     return pump
 
 
-def pump_explant(*, pump: Pump, explanted_on: dt.date, reason: str = "") -> Pump:
+def _pump_explant(*, pump: Pump, explanted_on: dt.date, reason: str = "") -> Pump:
     """Mark the pump explanted. Its bookings and alerts are the caller's business.
 
-    pump_implant(replaces=...) moves the bookings to the new pump;
-    pump_explant_without_replacement cancels them and closes the alerts.
+    Private: it sends no signal, so on its own it would leave bookings and alerts behind.
+    The public services are pump_implant(replaces=...), which moves the bookings to the
+    new pump (pump_replaced), and pump_explant_without_replacement, which cancels them
+    and closes the alerts (pump_explanted_without_replacement).
     """
     previous = (pump.status, pump.explanted_on, pump.explant_reason)
     pump.status = PumpStatus.EXPLANTED
@@ -229,7 +254,7 @@ def pump_explant_without_replacement(*, pump: Pump, explanted_on: dt.date, reaso
         if current.status != PumpStatus.ACTIVE:
             when = f"{current.explanted_on:%a %d %b %Y}"
             raise ValidationError(f"This pump was already recorded as explanted on {when}.")
-        pump_explant(pump=pump, explanted_on=explanted_on, reason=reason)
+        _pump_explant(pump=pump, explanted_on=explanted_on, reason=reason)
         note = f"Pump explanted on {explanted_on:%a %d %b %Y}, not replaced: {reason}"
         responses = signals.pump_explanted_without_replacement.send(
             sender=Pump, pump=pump, by=by, note=note

@@ -50,6 +50,11 @@ def running_out_alert_days() -> int:
     return int(policy_value("RUNNING_OUT_ALERT_DAYS"))
 
 
+def work_queue_dta_days() -> int:
+    """The work queue's window: a refill-by this many days away with nothing booked."""
+    return int(policy_value("WORK_QUEUE_DTA_DAYS"))
+
+
 def replacement_warning(*, planned_on, end_of_service_on, today) -> str:
     """The pump form's warning for a planned replacement date (domain §7.1 #9); "" if fine."""
     return replacement_date_warning(

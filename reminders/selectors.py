@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.access import scoped
 from patients.models import Clinic, Patient
+from refills.models import RiskTier
 from reminders import conf
 from reminders.models import (
     Alert,
@@ -101,3 +104,81 @@ def template_overrides(*, clinics) -> dict[tuple[int, str, str], MessageTemplate
 
 def template_override(*, clinic, kind: str, channel: str) -> MessageTemplate | None:
     return MessageTemplate.objects.filter(clinic=clinic, kind=kind, channel=channel).first()
+
+
+# --------------------------------------------------------------------------- staff alerts
+# The reads of staff alerts that pages (and any API) show, here beside the alerts'
+# rules rather than in the page layer; every user-facing read goes through the access gate.
+
+OPEN_ALERT_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+
+# An alert with what its pages show, for the access gate (accounts.decorators.rows).
+ALERTS_FOR_PAGES = Alert.objects.select_related("clinic", "patient", "pump", "assignee")
+
+
+def annotate_open_alerts(qs: QuerySet, *, pump_path: str) -> QuerySet:
+    """Add ``open_alerts``: the pump's unresolved alerts, as one correlated subquery."""
+    counts = (
+        Alert.objects.filter(pump=OuterRef(pump_path), state__in=OPEN_ALERT_STATES)
+        .order_by()
+        .values("pump")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return qs.annotate(open_alerts=Coalesce(Subquery(counts, output_field=IntegerField()), 0))
+
+
+def alerts_for_patient(patient, *, limit: int = 30) -> list[Alert]:
+    """Unresolved first, most severe first, newest first."""
+    resolved_last = Case(When(state=AlertState.RESOLVED, then=1), default=0)
+    return list(
+        Alert.objects.filter(patient=patient)
+        .select_related("assignee")
+        .order_by(resolved_last, "-severity", "-raised_at")[:limit]
+    )
+
+
+def open_alerts(user) -> QuerySet[Alert]:
+    return scoped(user, Alert.objects.filter(state__in=OPEN_ALERT_STATES), "clinic")
+
+
+def critical_alerts_for(user) -> list[Alert]:
+    """Open CRITICAL alerts of the user's clinics, for the strip on every page (1 query)."""
+    return list(
+        open_alerts(user)
+        .filter(severity=RiskTier.CRITICAL)
+        .select_related("patient")
+        .order_by("raised_at")[:20]
+    )
+
+
+def last_sweep_at() -> dt.datetime | None:
+    last = last_sweep()
+    return last.finished_at if last else None
+
+
+@dataclass
+class SeverityGroup:
+    tier: int
+    label: str
+    alerts: list[Alert]
+
+
+def alert_inbox(user, *, show: str = "open", limit: int = 200) -> list[SeverityGroup]:
+    """The user's clinics' alerts grouped by severity, most severe first (one query)."""
+    qs = scoped(user, Alert.objects.all(), "clinic").select_related(
+        "patient", "pump__forecast", "assignee", "acknowledged_by", "clinic"
+    )
+    if show == "resolved":
+        qs = qs.filter(state=AlertState.RESOLVED).order_by("-resolved_at")
+    else:
+        qs = qs.filter(state__in=OPEN_ALERT_STATES).order_by("-severity", "raised_at")
+    groups: dict[int, SeverityGroup] = {}
+    for alert in qs[:limit]:
+        group = groups.get(alert.severity)
+        if group is None:
+            group = groups[alert.severity] = SeverityGroup(
+                tier=alert.severity, label=RiskTier(alert.severity).label, alerts=[]
+            )
+        group.alerts.append(alert)
+    return sorted(groups.values(), key=lambda g: -g.tier)

@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from accounts.access import can
-from patients.models import Caregiver, Clinic, Patient
+from patients.models import Caregiver, Channel, Clinic, Patient
 from patients.phones import normalize_phone
+from patients.services import contact_consent_set
 from reminders.alerts import alert_acknowledge, alert_assign, alert_resolve
 from reminders.delivery import SendOutcome, notification_send
 from reminders.models import MessageTemplate, ProcessedWebhook
@@ -97,9 +98,12 @@ def sms_keyword_apply(*, phone: str, body: str, to: str | None = None) -> tuple[
         for model, clinic_path in ((Patient, "clinic__in"), (Caregiver, "patient__clinic__in")):
             people = model.objects.filter(phone=phone, **{clinic_path: clinics})
             for person in people.exclude(consent_sms=consent):
-                person.consent_sms = consent
-                person.save(update_fields=["consent_sms"])
-                changed += 1
+                changed += contact_consent_set(
+                    person=person,
+                    channel=Channel.SMS,
+                    consented=consent,
+                    source=f"inbound SMS {effect}",
+                )
     logger.info("inbound %s applied to %s rows", effect, changed)
     return effect, changed
 

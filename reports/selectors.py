@@ -19,6 +19,7 @@ from refills.models import (
     Refill,
     RiskTier,
 )
+from refills.policy import work_queue_dta_days
 from reminders.models import Alert, Notification
 
 
@@ -158,7 +159,10 @@ def _add_reminders_and_alerts(rows, *, clinic: Clinic, since: dt.datetime, tz: Z
 @dataclass
 class TierSummary:
     counts: dict[int, int] = field(default_factory=dict)
-    unbooked_within_21_days: int = 0
+    # Active pumps due within the work-queue window (PUMPTRACK_POLICY WORK_QUEUE_DTA_DAYS)
+    # with no refill booked before the refill-by date; the window is shown with the count.
+    unbooked_within_work_queue: int = 0
+    work_queue_days: int = 0
     total: int = 0
 
     def rows(self) -> list[tuple[str, int]]:
@@ -172,9 +176,13 @@ def tier_summary(*, clinic: Clinic, today: dt.date) -> TierSummary:
     counts: dict[int, int] = defaultdict(int)
     for row in active.values("risk_tier").annotate(n=Count("pump")):
         counts[row["risk_tier"]] = row["n"]
+    window = work_queue_dta_days()
     unbooked = active.filter(
-        booked_before_refill_by=False, refill_by__lte=today + dt.timedelta(days=21)
+        booked_before_refill_by=False, refill_by__lte=today + dt.timedelta(days=window)
     ).count()
     return TierSummary(
-        counts=dict(counts), unbooked_within_21_days=unbooked, total=sum(counts.values())
+        counts=dict(counts),
+        unbooked_within_work_queue=unbooked,
+        work_queue_days=window,
+        total=sum(counts.values()),
     )

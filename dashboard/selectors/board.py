@@ -18,8 +18,8 @@ from patients.models import Clinic, PumpModel, PumpStatus
 from refills.models import (
     PumpForecast,
 )
+from reminders.selectors import annotate_open_alerts
 
-from .. import alerts as alert_source
 from .clinics import clinic_today
 
 GROUPS: tuple[tuple[str, str], ...] = (
@@ -104,7 +104,7 @@ def board_queryset(
     qs = qs.select_related(
         "pump__patient__clinic", "pump__model", "next_refill_appointment"
     ).annotate(due_group=_group_case(clinics, now), recheck_due=_recheck_due(now))
-    qs = alert_source.annotate_open_alerts(qs, pump_path="pump")
+    qs = annotate_open_alerts(qs, pump_path="pump")
     qs = _apply_search(qs, filters.q)
     if filters.tier:
         qs = qs.filter(risk_tier=filters.tier)

@@ -14,9 +14,9 @@ from refills.models import (
     DrugProgram,
     Refill,
 )
+from refills.shown_dates import ShownDates
 from refills.validation import fmt
 
-from ..dates import ShownDates
 from .clinics import clinic_today
 from .patient import active_pump, current_program, pump_dates, stored_forecast
 

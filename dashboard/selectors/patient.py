@@ -23,9 +23,8 @@ from refills.models import (
 )
 from refills.policy import policy_value
 from refills.selectors import program_in_effect
-
-from .. import alerts as alert_source
-from ..dates import ShownDates, shown_dates
+from refills.shown_dates import ShownDates, shown_dates
+from reminders import selectors as reminder_selectors
 
 
 @dataclass
@@ -148,13 +147,15 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         refills=refills,
         upcoming=upcoming,
         past_appointments=past,
-        alerts=alert_source.alerts_for_patient(patient),
-        notifications=alert_source.notifications_for_patient(patient),
+        alerts=reminder_selectors.alerts_for_patient(patient),
+        notifications=list(
+            reminder_selectors.notifications_for_patient(patient_id=patient.pk, limit=30)
+        ),
         history=patient_history(patient, pump_ids),
         clock_change=clock_change_notice(pump, program, now=now) if pump else None,
         dates=pump_dates(pump, forecast, now=now) if pump else None,
         recheck_due=recheck_due,
-        last_sweep_at=alert_source.last_sweep_at() if recheck_due else None,
+        last_sweep_at=reminder_selectors.last_sweep_at() if recheck_due else None,
     )
 
 

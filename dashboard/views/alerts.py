@@ -12,8 +12,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import allowed_actions
 from accounts.decorators import rows, staff_view
+from reminders.alerts import alert_acknowledge as acknowledge
+from reminders.alerts import alert_assign as assign
+from reminders.alerts import alert_resolve as resolve
+from reminders.selectors import ALERTS_FOR_PAGES
+from reminders.selectors import alert_inbox as alert_groups
 
-from .. import alerts as alert_source
 from .. import forms
 from ..selectors.clinics import members_for_assignment, user_clinics
 
@@ -23,7 +27,7 @@ logger = logging.getLogger(__name__)
 @staff_view(scope=None)
 def alert_inbox(request):
     show = "resolved" if request.GET.get("show") == "resolved" else "open"
-    groups = alert_source.inbox(request.user, show=show)
+    groups = alert_groups(request.user, show=show)
     clinics = user_clinics(request.user)
     acting = {c.pk for c in clinics if "act_on_alerts" in allowed_actions(request.user, c)}
     assignees = {c.pk: list(members_for_assignment(c)) for c in clinics if c.pk in acting}
@@ -41,7 +45,7 @@ def alert_inbox(request):
 
 
 # An alert named by the URL, through the access gate (another clinic's: 404).
-ALERTS = rows(alert_source.ALERTS, "clinic", id_kwarg="alert_id")
+ALERTS = rows(ALERTS_FOR_PAGES, "clinic", id_kwarg="alert_id")
 
 
 def _back_to_inbox(request):
@@ -57,7 +61,7 @@ def _back_to_inbox(request):
 @staff_view("act_on_alerts", scope=ALERTS)
 def alert_acknowledge(request, alert, allowed):
     try:
-        alert_source.acknowledge(alert, by=request.user)
+        acknowledge(alert=alert, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -75,7 +79,7 @@ def alert_assign(request, alert, allowed):
         messages.error(request, "Choose who to assign the alert to.")
         return _back_to_inbox(request)
     try:
-        alert_source.assign(alert, by=request.user, assignee=form.cleaned_data["assignee"])
+        assign(alert=alert, by=request.user, assignee=form.cleaned_data["assignee"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -100,7 +104,7 @@ def alert_resolve(request, alert, allowed):
         messages.error(request, "Write a resolution note: what was done for the patient.")
         return _back_to_inbox(request)
     try:
-        alert_source.resolve(alert, by=request.user, note=form.cleaned_data["note"])
+        resolve(alert=alert, by=request.user, note=form.cleaned_data["note"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import staff_view
 from refills import services
 from refills.models import AppointmentKind, AppointmentStatus, RefillByReason
+from refills.scheduling import ClinicHours, latest_safe_start
 
 from .. import forms
-from ..scheduling import ClinicHours, latest_safe_start
 from ..selectors.patient import stored_forecast
 from .common import APPOINTMENTS, _active_pump_or_404, _run_service, _when
 

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.decorators import staff_view
+from reminders.selectors import last_sweep_at
 
-from .. import alerts as alert_source
 from .. import forms
 from ..selectors.board import (
     GROUP_SHORT_LABELS,
@@ -69,7 +69,7 @@ def board(request):
             # refreshed here (a GET never writes).
             "recheck_due": recheck_due,
             # The same value the stale-sweep banner's context processor gives, for every board.
-            "last_sweep_at": alert_source.last_sweep_at(),
+            "last_sweep_at": last_sweep_at(),
             "clinics": clinics,
         },
     )

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import staff_view
 from refills import services
 from refills.models import Appointment, RefillByReason
+from refills.scheduling import ClinicHours, latest_safe_start
 
 from .. import forms
-from ..scheduling import ClinicHours, latest_safe_start
 from ..selectors.patient import clock_change_notice, current_program, stored_forecast
 from ..selectors.records import patient_appointment, patient_refill
 from .common import _active_pump_or_404, _run_service

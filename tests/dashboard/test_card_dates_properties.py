@@ -2,7 +2,7 @@
 and the patient page show that is before the clinic's today is flagged, and none after it is;
 an alarm, empty or appointment date on or after end of service is marked as not reachable.
 
-Checked on the pure rule (dashboard/dates.py, many examples) and through a stored forecast,
+Checked on the pure rule (refills/shown_dates.py, many examples) and through a stored forecast,
 the selector, the rendered HTML card and the PDF (a few examples: each is a page and a PDF).
 """
 
@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from dashboard import selectors
 from dashboard.chart import day_text
-from dashboard.dates import shown_dates
 from dashboard.pdf import emergency_card_pdf
 from refills.models import PumpForecast, RefillByReason
+from refills.shown_dates import shown_dates
 from tests.dashboard.test_emergency_card_contents import pdf_text
 from tests.factories import PatientFactory, PumpFactory
 

@@ -68,7 +68,7 @@ def sign_up(link, first="Nadia", last="Ownname", password=NEW_PASSWORD) -> Clien
         },
     )
     assert done.status_code == 302, done.content.decode()
-    client.get(done["Location"])  # the browser follows: a role without 2FA joins here
+    client.get(done["Location"])  # the browser follows (a role without 2FA joined in the POST)
     return client
 
 
@@ -231,7 +231,11 @@ def test_a_role_with_two_factor_joins_only_after_enrolment(manager_b, other_clin
     code = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
     enrolled = client.post(setup["Location"], {"token": f"{code:06d}"})
     assert enrolled.status_code == 302
-    joined = client.get(enrolled["Location"])
+    # Reads never write: the GET the set-up sends back to only shows the "Join" button.
+    join_page = client.get(enrolled["Location"])
+    assert join_page.status_code == 200 and b"Join " in join_page.content
+    assert not Membership.objects.filter(user=user).exists()
+    joined = client.post(enrolled["Location"])
     assert joined.status_code == 302
     assert Membership.objects.get(user=user, clinic=other_clinic).role == Role.PHYSICIAN
     assert StaffInvitation.objects.get().accepted_at is not None

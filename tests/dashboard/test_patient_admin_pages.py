@@ -459,7 +459,7 @@ def test_edit_pump_errors_in_place(nurse_client, filled_pump):
 
 
 def test_explanted_pump_cannot_be_edited(nurse_client, filled_pump):
-    from patients.services import pump_explant
+    from patients.services import _pump_explant as pump_explant
 
     pump_explant(pump=filled_pump, explanted_on=timezone.localdate())
     response = nurse_client.post(

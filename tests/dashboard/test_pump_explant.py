@@ -254,7 +254,7 @@ def test_the_sweep_does_not_alert_or_remind_about_an_explanted_pump(
 
 
 def test_an_already_explanted_pump_goes_back_to_the_patient(nurse_client, pump):
-    patient_services.pump_explant(
+    patient_services._pump_explant(
         pump=pump, explanted_on=clinic_today(pump.patient.clinic), reason="Replaced"
     )
     response = nurse_client.post(_url(pump), _data(pump, explant_reason="Again"))

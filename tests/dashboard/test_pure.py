@@ -7,14 +7,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dashboard.chart import Marker, ReservoirChart, ResidualMark, render_svg
-from dashboard.scheduling import ClinicHours, latest_safe_start
+from refills.scheduling import ClinicHours, latest_safe_start
 
 NY = ZoneInfo("America/New_York")
 OFFICE = ClinicHours(frozenset(range(5)), dt.time(9), dt.time(17))  # Mon–Fri 09:00–17:00
 
 
 def test_chart_module_does_not_import_django():
-    code = "import sys, dashboard.chart, dashboard.scheduling; print('django' in sys.modules)"
+    code = "import sys, dashboard.chart, refills.scheduling; print('django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 

@@ -1,6 +1,6 @@
 """Clinic working hours: the proposed refill appointment falls on a day and time the clinic is open.
 
-The pure proposal is in dashboard/scheduling.py; each clinic keeps its own working
+The pure proposal is in refills/scheduling.py; each clinic keeps its own working
 weekdays and opening hours (patients.Clinic), defaulting to PUMPTRACK_CLINIC_HOURS.
 """
 
@@ -13,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from dashboard.scheduling import ClinicHours, latest_safe_start
 from patients.models import Clinic
 from refills.models import PumpForecast
+from refills.scheduling import ClinicHours, latest_safe_start
 from tests.factories import ClinicFactory
 
 NY = ZoneInfo("America/New_York")

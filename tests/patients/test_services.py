@@ -126,7 +126,7 @@ def test_pump_implant_refuses_to_replace_another_patients_pump(patient, clinic):
 
 
 def test_pump_implant_refuses_to_replace_an_explanted_pump(pump):
-    services.pump_explant(pump=pump, explanted_on=dt.date(2025, 5, 1))
+    services._pump_explant(pump=pump, explanted_on=dt.date(2025, 5, 1))
     with pytest.raises(ValidationError, match="already explanted"):
         services.pump_implant(
             patient=pump.patient,
@@ -242,3 +242,59 @@ def test_replacing_a_pump_moves_the_patients_bookings_to_the_new_pump(filled_pum
         filled_pump.pk,
         new.pk,
     ]
+
+
+def test_explanting_alone_is_not_a_public_service():
+    """Marking a pump explanted sends no signal: only the services that also move or
+    cancel its bookings and close its alerts are public."""
+    assert not hasattr(services, "pump_explant")
+    assert callable(services.pump_explant_without_replacement)
+
+
+@pytest.mark.parametrize("who", ["patient", "caregiver"])
+def test_contact_consent_set_records_the_source_and_announces_a_patients_change(pump, who):
+    from patients.models import Channel
+    from patients.signals import patient_updated
+    from tests.factories import CaregiverFactory
+
+    patient = pump.patient
+    person = patient if who == "patient" else CaregiverFactory(patient=patient)
+    type(person).objects.filter(pk=person.pk).update(consent_sms=True)
+    person.refresh_from_db()
+    announced = []
+
+    def receiver(*, patient, changed, **_):
+        announced.append((patient.pk, changed))
+
+    patient_updated.connect(receiver, dispatch_uid="test-consent")
+    try:
+        assert services.contact_consent_set(
+            person=person, channel=Channel.SMS, consented=False, source="inbound SMS opt-out"
+        )
+        assert not services.contact_consent_set(
+            person=person, channel=Channel.SMS, consented=False, source="inbound SMS opt-out"
+        )
+    finally:
+        patient_updated.disconnect(dispatch_uid="test-consent")
+    person.refresh_from_db()
+    assert person.consent_sms is False
+    latest = person.history.first()
+    assert latest.consent_sms is False and latest.history_change_reason == "inbound SMS opt-out"
+    expected = [(patient.pk, frozenset({"consent_sms"}))] if who == "patient" else []
+    assert announced == expected
+
+
+def test_an_inbound_stop_goes_through_the_consent_service(pump, monkeypatch):
+    from reminders import services as reminder_services
+
+    calls = []
+    monkeypatch.setattr(
+        reminder_services, "contact_consent_set", lambda **kw: calls.append(kw) or True
+    )
+    pump.patient.consent_sms = True
+    pump.patient.save()
+    assert reminder_services.sms_keyword_apply(phone=pump.patient.phone, body="STOP") == (
+        "opt-out",
+        1,
+    )
+    assert [(c["person"].pk, c["consented"]) for c in calls] == [(pump.patient.pk, False)]

@@ -19,13 +19,13 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.scheduling import latest_safe_start
 from refills import services
 from refills.models import Appointment, AppointmentStatus, Override, PumpForecast
 from refills.scheduling import (
     ClinicHours,
     earliest_slot,
     latest_day_without_override,
+    latest_safe_start,
     working_day_after,
 )
 from refills.services import ClinicalValidationError

@@ -248,7 +248,7 @@ def test_refill_in_the_future_is_refused(filled_pump, nurse):
 
 
 def test_explanted_pump_is_refused_a_refill(filled_pump, nurse):
-    patient_services.pump_explant(pump=filled_pump, explanted_on=timezone.localdate())
+    patient_services._pump_explant(pump=filled_pump, explanted_on=timezone.localdate())
     before = counts()
     with pytest.raises(ClinicalValidationError) as caught:
         services.refill_record(pump=filled_pump, by=nurse, data=refill_input(residual="14"))
@@ -258,7 +258,7 @@ def test_explanted_pump_is_refused_a_refill(filled_pump, nurse):
 
 
 def test_explanted_pump_is_refused_a_program_change(filled_pump, nurse):
-    patient_services.pump_explant(pump=filled_pump, explanted_on=timezone.localdate())
+    patient_services._pump_explant(pump=filled_pump, explanted_on=timezone.localdate())
     with pytest.raises(ClinicalValidationError) as caught:
         services.drug_program_change(
             pump=filled_pump, by=nurse, program=program_input(420, 2000), reason="Spasms"
@@ -875,7 +875,7 @@ def test_reassess_due_refreshes_only_rows_whose_moment_has_come(clinic, nurse, c
     start_and_fill(due, nurse, days_ago=60)  # HIGH once the alarm is 14 days off: in 4.3 days
     start_and_fill(later, nurse, days_ago=10)  # nothing changes for 47 days
     start_and_fill(explanted, nurse, days_ago=60)
-    patient_services.pump_explant(pump=explanted, explanted_on=timezone.localdate())
+    patient_services._pump_explant(pump=explanted, explanted_on=timezone.localdate())
     assert stored(due).risk_tier == 2
     assert stored(due).reassess_at == stored(due).conservative_alarm_at - 14 * DAY
     # The work-queue point: the refill-by date 21 days away (clinic midnight), which comes

@@ -293,7 +293,7 @@ def test_a_reported_alarm_raises_an_alert_that_clears_when_the_report_is_resolve
 def test_an_explanted_pump_keeps_no_self_clearing_alerts(pump, nurse):
     fill(pump, nurse, days_ago=80)
     assert alerts(pump, state="open")
-    patient_services.pump_explant(pump=pump, explanted_on=timezone.localdate())
+    patient_services._pump_explant(pump=pump, explanted_on=timezone.localdate())
     sweep()
     assert not alerts(pump, state="open")
 

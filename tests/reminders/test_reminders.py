@@ -281,7 +281,7 @@ def test_unbooked_refill_nudges_the_patient_and_stops_once_booked(pump, nurse, c
 
 
 def test_a_nudge_for_a_pump_that_was_removed_is_withheld_with_that_reason(pump, nurse):
-    from patients.services import pump_explant
+    from patients.services import _pump_explant as pump_explant
 
     fill(pump, nurse, days_ago=60)
     nudge = Notification.objects.get(stage="unbooked-21d")

@@ -86,7 +86,7 @@ def test_appointment_marked_missed_by_the_sweep_is_in_the_audit_trail(filled_pum
 
 
 def test_alert_cleared_by_the_sweep_is_in_the_audit_trail(filled_pump):
-    from patients.services import pump_explant
+    from patients.services import _pump_explant as pump_explant
     from reminders.alerts import alerts_clear_for_inactive
     from reminders.models import Alert
 

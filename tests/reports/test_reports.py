@@ -92,3 +92,31 @@ def test_reports_open_at_the_first_clinic_where_the_role_allows_them(db, as_user
     response = as_user(user).get(reverse("reports:index"))
     assert response.status_code == 200
     assert response.context["clinic"] == as_physician
+
+
+def test_the_unbooked_count_uses_the_policys_work_queue_window(
+    client, as_user, filled_pump, manager
+):
+    """The window is PUMPTRACK_POLICY WORK_QUEUE_DTA_DAYS (the tier's and alerts' one), and
+    the page says which: it used to be a hard-coded 21 days in the selector and the text."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from refills.models import PumpForecast
+
+    PumpForecast.objects.filter(pump=filled_pump).update(
+        refill_by=timezone.localdate() + dt.timedelta(days=30), booked_before_refill_by=False
+    )
+    as_user(manager)
+    default = client.get(reverse("reports:index"))
+    assert default.context["tiers"].unbooked_within_work_queue == 0
+    assert "within 21 days" in default.content.decode()
+    with override_settings(
+        PUMPTRACK_POLICY={**settings.PUMPTRACK_POLICY, "WORK_QUEUE_DTA_DAYS": 40}
+    ):
+        wider = client.get(reverse("reports:index"))
+    assert wider.context["tiers"].unbooked_within_work_queue == 1
+    assert "1 patient must be refilled within 40 days" in " ".join(wider.content.decode().split())

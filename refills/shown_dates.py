@@ -4,7 +4,8 @@ Issue 8 ("no date may be calmer than the truth"), domain.md §4.3 and §7.1 #9: 
 or a page read after a date has passed must say so, and a projected alarm or empty date that
 falls on or after the pump's end of service (or automatic shut-down) is not reachable, because
 the pump stops first. Pure: the dates, "now" and the clinic's zone are passed in; the texts
-are here so templates and the PDF hold no clinical rule.
+are here so templates and the PDF hold no clinical rule. A clinical rule, so it lives in refills
+(an API or any other page can use it), not in the dashboard.
 
 A date is *passed* when it is before the clinic's today: a plain date (refill-by, ERI, end of
 service) when its day is before today; a moment (alarm, empty, appointment) when it is at or
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .chart import day_text as _day_text
+from pumptrack.dates import date_text as _day_text
 
 ALARM_PASSED = "passed — the reservoir may be at/below the alarm volume"
 PASSED_TEXT = {
