@@ -13,7 +13,8 @@ from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 
 from accounts.models import Role
-from patients.models import WEEKDAY_CHOICES, Clinic
+from patients.forms import working_days_field
+from patients.models import Clinic
 
 from .forms.fields import TimeInput
 from .patient_forms.common import PHONE_MAX_TYPED, add_service_errors, timezone_choices
@@ -43,14 +44,7 @@ class ClinicSettingsForm(forms.Form):
         help_text=_help("default_refill_margin_days")
         + " Changing it recomputes every active pump's refill-by date.",
     )
-    working_days = forms.MultipleChoiceField(
-        label="Working weekdays",
-        choices=WEEKDAY_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Days the clinic sees patients. The proposed refill appointment is the "
-        "refill-by date, or the last working day before it.",
-        error_messages={"required": "Choose at least one working day."},
-    )
+    working_days = working_days_field()
     day_starts = forms.TimeField(label="Opens at", widget=TimeInput(), help_text="Clinic time.")
     day_ends = forms.TimeField(label="Closes at", widget=TimeInput(), help_text="Clinic time.")
 

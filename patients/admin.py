@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from patients.forms import working_days_field
 from patients.models import WEEKDAY_CHOICES, Caregiver, Clinic, Patient, Pump, PumpModel
 
 # The admin is for platform operators and saves rows directly: no service, no signal, so
@@ -59,14 +60,7 @@ class ServiceOwnedFieldsReadOnly:
 class ClinicAdminForm(forms.ModelForm):
     """Working days as seven tick boxes; stored as weekday digits ("01234" = Mon–Fri)."""
 
-    working_days = forms.MultipleChoiceField(
-        label="Working weekdays",
-        choices=WEEKDAY_CHOICES,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Days the clinic sees patients. The proposed refill appointment is the "
-        "refill-by date, or the last working day before it.",
-        error_messages={"required": "Choose at least one working day."},
-    )
+    working_days = working_days_field()
 
     class Meta:
         model = Clinic
