@@ -29,6 +29,10 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, interval=None, **options):
         interval = interval or float(conf.value("WATCHDOG_CHECK_SECONDS"))
         while True:
+            if not once:
+                # Between checks of the long-running loop only: a one-off check uses the
+                # connection it was given (in a test, the test's own transaction).
+                close_old_connections()
             checked = self.check()
             if once:
                 if not checked:
@@ -38,7 +42,6 @@ class Command(BaseCommand):
 
     def check(self) -> bool:
         # A database outage must not end the watchdog: report it and look again later.
-        close_old_connections()
         try:
             now = timezone.now()
             self.stdout.write(watchdog_check(now=now).line(now))
