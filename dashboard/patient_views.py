@@ -15,9 +15,11 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from accounts.access import can
 from accounts.decorators import WHERE_ALLOWED, rows, staff_view
 from patients import services as patient_services
 from patients.models import Pump, PumpStatus
+from patients.reachability import NO_CONSENTED_CHANNEL, patient_is_reachable
 from refills import services as refill_services
 
 from . import patient_forms as forms
@@ -55,18 +57,43 @@ def patient_create(request, clinics):
                 forms.add_service_errors(form, exc)
             else:
                 logger.info("patient %s registered by user %s", patient.pk, request.user.pk)
-                messages.success(
-                    request,
-                    f"{patient.given_name} {patient.family_name} registered. "
-                    "Record the implanted pump next, then its latest refill.",
-                )
-                return redirect("dashboard:patient", patient_id=patient.pk)
+                return _registered(request, patient)
         _not_saved(request, "The patient was not registered")
     return render(
         request,
         "dashboard/patient_form.html",
         {"form": form, "title": "New patient", "submit": "Register the patient"},
     )
+
+
+def _registered(request, patient):
+    """Next step after registering: the implanted pump, for those who may record it."""
+    _warn_if_unreachable(request, patient)
+    if can(request.user, "manage_pump", patient.clinic):
+        messages.success(
+            request,
+            f"{patient.given_name} {patient.family_name} registered. "
+            "Record the implanted pump now, then its latest refill.",
+        )
+        return redirect("dashboard:pump_create", patient_id=patient.pk)
+    messages.success(
+        request,
+        f"{patient.given_name} {patient.family_name} registered. "
+        "A nurse or physician records the implanted pump next.",
+    )
+    return redirect("dashboard:patient", patient_id=patient.pk)
+
+
+def _warn_if_unreachable(request, patient) -> None:
+    """Saved, but say plainly when no reminder can reach the patient or a caregiver."""
+    if not patient_is_reachable(patient):
+        messages.warning(
+            request,
+            f"{NO_CONSENTED_CHANNEL}. Neither {patient.given_name} nor a caregiver who "
+            "receives reminders has consented to texts or email with a number or address on "
+            "file: tick the consent that was given, or add a caregiver; until then the clinic "
+            "must phone about every refill.",
+        )
 
 
 @staff_view("edit_patient")
@@ -84,6 +111,7 @@ def patient_edit(request, patient, allowed):
                 messages.success(
                     request, "Patient details saved. The risk tier follows the risk factors."
                 )
+                _warn_if_unreachable(request, patient)
                 return redirect("dashboard:patient", patient_id=patient.pk)
         _not_saved(request, "The patient's details were not saved")
     else:
@@ -150,6 +178,7 @@ def caregiver_edit(request, caregiver, allowed):
             else:
                 logger.info("caregiver %s edited by user %s", caregiver.pk, request.user.pk)
                 messages.success(request, f"Caregiver {caregiver.name} saved.")
+                _warn_if_unreachable(request, patient)
                 return redirect("dashboard:patient", patient_id=patient.pk)
         _not_saved(request, "The caregiver was not saved")
     else:
@@ -177,11 +206,17 @@ def caregiver_remove(request, caregiver, allowed):
         messages.success(
             request, f"{name} removed. Their reminders still waiting to be sent are cancelled."
         )
+        _warn_if_unreachable(request, patient)
         return redirect("dashboard:patient", patient_id=patient.pk)
     return render(
         request,
         "dashboard/caregiver_remove.html",
-        {"patient": patient, "caregiver": caregiver},
+        {
+            "patient": patient,
+            "caregiver": caregiver,
+            "leaves_nobody_reachable": not patient_is_reachable(patient, without=caregiver),
+            "no_consented_channel": NO_CONSENTED_CHANNEL,
+        },
     )
 
 

@@ -12,12 +12,14 @@ from .views.appointments import (
 from .views.board import board
 from .views.calendar import calendar
 from .views.patient import emergency_card, emergency_card_pdf_view, patient_detail
+from .views.patient_list import patients
 from .views.refills import program_change, refill_create, refill_preview, refill_saved
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", board, name="board"),
+    path("patients/", patients, name="patient_list"),
     path("patients/<int:patient_id>/", patient_detail, name="patient"),
     path("patients/<int:patient_id>/refill/", refill_create, name="refill_create"),
     path("patients/<int:patient_id>/refill/preview/", refill_preview, name="refill_preview"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from patients.models import Caregiver, Channel, Clinic, Patient
 from patients.phones import phone_text
+from patients.reachability import consented_channels
 from reminders import conf
 from reminders.messages import render, template_for
 from reminders.models import Notification, NotificationStatus
@@ -46,16 +47,16 @@ def choose_channel(
     """(channel, address, why-not) for a patient or caregiver: the preferred consented one."""
     if preferred == Channel.NONE:
         return Channel.NONE, "", "Prefers phone calls: no text or email reminders"
-    usable = {
-        Channel.SMS: phone if consent_sms and phone else "",
-        Channel.EMAIL: email if consent_email and email else "",
-    }
-    order = (
-        [Channel.SMS, Channel.EMAIL] if preferred == Channel.SMS else [Channel.EMAIL, Channel.SMS]
+    # The one definition of "reachable" (patients.reachability), which the pages use too.
+    usable = consented_channels(
+        preferred=preferred,
+        consent_sms=consent_sms,
+        consent_email=consent_email,
+        phone=phone,
+        email=email,
     )
-    for channel in order:
-        if usable[channel]:
-            return channel, usable[channel], ""
+    if usable:
+        return usable[0][0], usable[0][1], ""
     if preferred == Channel.SMS and phone and not consent_sms:
         reason = "Opted out of text messages (no SMS consent) and no email consent"
     elif preferred == Channel.EMAIL and email and not consent_email:

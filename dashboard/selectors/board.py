@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.access import scoped
 from accounts.models import User
 from patients.models import Clinic, PumpModel, PumpStatus
+from patients.reachability import annotate_reachable
 from refills.models import (
     PumpForecast,
 )
@@ -105,6 +106,7 @@ def board_queryset(
         "pump__patient__clinic", "pump__model", "next_refill_appointment"
     ).annotate(due_group=_group_case(clinics, now), recheck_due=_recheck_due(now))
     qs = annotate_open_alerts(qs, pump_path="pump")
+    qs = annotate_reachable(qs, patient_path="pump__patient")
     qs = _apply_search(qs, filters.q)
     if filters.tier:
         qs = qs.filter(risk_tier=filters.tier)

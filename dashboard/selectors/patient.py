@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from patients.models import Caregiver, Patient, Pump, PumpStatus
+from patients.reachability import patient_is_reachable
 from pumptrack.history import changed_fields
 from refills.clock import ClockChange, clock_change_near
 from refills.models import (
@@ -104,6 +105,8 @@ class PatientPage:
     # The stored tier's reassess moment has passed and the sweep has not re-tiered it yet.
     recheck_due: bool = False
     last_sweep_at: dt.datetime | None = None
+    # Someone (the patient or a caregiver who receives reminders) has a consented channel.
+    reachable: bool = True
 
 
 REFILL_HISTORY_LIMIT = 12
@@ -156,6 +159,7 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         dates=pump_dates(pump, forecast, now=now) if pump else None,
         recheck_due=recheck_due,
         last_sweep_at=reminder_selectors.last_sweep_at() if recheck_due else None,
+        reachable=patient_is_reachable(patient),
     )
 
 

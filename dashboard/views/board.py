@@ -22,6 +22,7 @@ from ..selectors.board import (
     pump_models,
 )
 from ..selectors.clinics import user_clinics
+from ..selectors.patient_list import unreachable_count, untracked_matches
 
 BOARD_PAGE_SIZE = 25
 
@@ -71,5 +72,13 @@ def board(request):
             # The same value the stale-sweep banner's context processor gives, for every board.
             "last_sweep_at": last_sweep_at(),
             "clinics": clinics,
+            # Patients under care whom no reminder can reach (patients.reachability).
+            "unreachable": unreachable_count(request.user),
+            # A search that finds no pump may still find a patient without one.
+            "untracked_matches": (
+                untracked_matches(request.user, filters.q)
+                if filters.q and not page.object_list
+                else 0
+            ),
         },
     )

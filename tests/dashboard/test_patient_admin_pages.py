@@ -161,12 +161,13 @@ def test_new_patient_is_registered_with_an_e164_phone(nurse_client, clinic):
     response = nurse_client.post(reverse("dashboard:patient_create"), _patient_data())
     patient = Patient.objects.get(mrn="MRN-4242")
     assert response.status_code == 302
-    assert response.url == reverse("dashboard:patient", args=[patient.pk])
+    # Issue 12: after "New patient" the flow continues to "Record the implanted pump".
+    assert response.url == reverse("dashboard:pump_create", args=[patient.pk])
     assert patient.clinic == clinic
     assert patient.phone == "+16175550142"
     page = nurse_client.get(response.url).content.decode()
     assert "registered" in page
-    assert "Record implanted pump" in page
+    assert "Record the implanted pump now" in page
 
 
 def test_new_patient_nav_link_and_board_button(nurse_client):

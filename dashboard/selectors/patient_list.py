@@ -1,0 +1,123 @@
+"""The patient list: every patient of the user's clinics, pump or not, found by name,
+MRN, date of birth or phone.
+
+One query for the page's rows (status and reachability are annotations, the clinic a
+join) and one for the count, whatever the number of patients.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
+
+from accounts.access import scoped
+from accounts.models import User
+from patients.models import Caregiver, Patient, Pump, PumpStatus
+from patients.phones import parse_phone
+from patients.reachability import annotate_reachable
+from pumptrack.dates import parse_day_text
+
+STATUSES: tuple[tuple[str, str], ...] = (
+    ("nopump", "No pump yet"),
+    ("active", "Active pump"),
+    ("explanted", "Explanted"),
+    ("discharged", "Deceased or discharged"),
+)
+STATUS_LABELS = dict(STATUSES)
+# Fewer digits than this are part of a name search or an MRN, not a phone number.
+PHONE_MIN_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class PatientFilters:
+    q: str = ""
+    status: str = ""
+    unreachable: bool = False
+
+
+def _status_case() -> Case:
+    """Discharged (no longer under the clinic's care) first, then the pumps."""
+    pumps = Pump.objects.filter(patient=OuterRef("pk"))
+    return Case(
+        When(is_active=False, then=Value("discharged")),
+        When(Exists(pumps.filter(status=PumpStatus.ACTIVE)), then=Value("active")),
+        When(Exists(pumps), then=Value("explanted")),
+        default=Value("nopump"),
+        output_field=CharField(),
+    )
+
+
+def patient_list(user: User, filters: PatientFilters) -> QuerySet[Patient]:
+    """The user's clinics' patients, by last name, ready to page."""
+    qs = scoped(user, Patient.objects.all(), "clinic").select_related("clinic")
+    qs = annotate_reachable(qs.annotate(status=_status_case()))
+    for word in _words(filters.q):
+        qs = qs.filter(_word_q(word))
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.unreachable:
+        # Only patients who could be reminded at all: under the clinic's care.
+        qs = qs.filter(reachable=False, is_active=True)
+    return qs.order_by("family_name", "given_name", "pk")
+
+
+def _words(text: str) -> list[str]:
+    """A date or a phone number typed with spaces is one term; names are words."""
+    text = text.strip()
+    if not text:
+        return []
+    if parse_day_text(text) is not None or _phone_digits(text):
+        return [text]
+    return text.split()[:5]
+
+
+def _phone_digits(text: str) -> str:
+    """The national digits of a typed phone number, or "" when it is not one."""
+    if not re.fullmatch(r"[\d\s()+.\-/]+", text):
+        return ""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < PHONE_MIN_DIGITS:
+        return ""
+    try:
+        # "(617) 555-0142", "617.555.0142", "+1 617 555 0142" all give 6175550142.
+        return str(parse_phone(text).national_number)
+    except ValidationError:  # a part of a number is searched as typed
+        return digits.lstrip("0")
+
+
+def _word_q(word: str) -> Q:
+    condition = (
+        Q(mrn__istartswith=word) | Q(given_name__icontains=word) | Q(family_name__icontains=word)
+    )
+    day = parse_day_text(word)
+    if day is not None:
+        condition |= Q(date_of_birth=day)
+    digits = _phone_digits(word)
+    if digits:
+        # Stored in E.164: the national digits are a contiguous part of it.
+        caregiver = Caregiver.objects.filter(patient=OuterRef("pk"), phone__contains=digits)
+        condition |= Q(phone__contains=digits) | Q(Exists(caregiver))
+    return condition
+
+
+def status_counts(user: User) -> dict[str, int]:
+    """How many of the user's patients have each status (one query)."""
+    counts = dict.fromkeys(STATUS_LABELS, 0)
+    qs = scoped(user, Patient.objects.all(), "clinic").annotate(status=_status_case())
+    for row in qs.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def unreachable_count(user: User) -> int:
+    """Patients under care whom no reminder can reach (the board header's count)."""
+    return patient_list(user, PatientFilters(unreachable=True)).count()
+
+
+def untracked_matches(user: User, text: str) -> int:
+    """Patients the board's search would miss: matching `text` but without an active pump
+    (the board lists pumps), so its "Nobody matches" can point to the patient list."""
+    return patient_list(user, PatientFilters(q=text)).exclude(status="active").count()
