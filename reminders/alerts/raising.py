@@ -39,7 +39,13 @@ def alerts_sync(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> list
         alert_raise(pump=pump, finding=finding, existing=unresolved.get(kind), now=now)
     for kind, alert in unresolved.items():
         if kind in AUTO_RESOLVING_KINDS and kind not in evaluation.findings:
-            _auto_resolve(alert, now=now)
+            into = evaluation.merged.get(kind)
+            note = (
+                f"Now part of the “{AlertKind(into).label}” alert: one problem, one alert."
+                if into
+                else AUTO_CLEARED_NOTE
+            )
+            _auto_resolve(alert, now=now, note=note)
     return evaluation.thresholds
 
 
@@ -155,13 +161,11 @@ def _close(alert: Alert, *, by, note: str, now: dt.datetime) -> bool:
     return bool(changed)
 
 
-def _auto_resolve(alert: Alert, *, now: dt.datetime) -> None:
-    if _close(
-        alert,
-        by=None,
-        note="Cleared automatically: the condition no longer holds.",
-        now=now,
-    ):
+AUTO_CLEARED_NOTE = "Cleared automatically: the condition no longer holds."
+
+
+def _auto_resolve(alert: Alert, *, now: dt.datetime, note: str = AUTO_CLEARED_NOTE) -> None:
+    if _close(alert, by=None, note=note, now=now):
         cancel_pending_escalations(alert, reason="The alert cleared")
         logger.info("alert %s cleared automatically", alert.pk)
 

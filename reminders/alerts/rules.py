@@ -72,6 +72,8 @@ class Finding:
 class Evaluation:
     findings: dict[str, Finding] = field(default_factory=dict)
     thresholds: list[dt.datetime] = field(default_factory=list)
+    # Kinds that held but were folded into another alert: {kind: the kind that carries it}.
+    merged: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,7 +158,9 @@ def missed_refill_appointment(ctx: RuleContext) -> Hit | None:
         .first()
     )
     return Hit(
-        max(Tier.HIGH, ctx.risk_tier),
+        # Its own severity, not the patient's tier: another problem (symptoms, a report)
+        # has its own alert, and lifting this one too made one problem several CRITICALs.
+        Tier.HIGH,
         missed,
         occasion=f"appointment:{appointment}" if appointment else "",
     )
@@ -185,8 +189,9 @@ def unbooked_refill(ctx: RuleContext) -> Hit | None:
     if label_factors:
         reasons.append("Label risk factor: " + ", ".join(label_factors))
     return Hit(
-        # The patient's tier: worse news (symptoms, a missed visit) makes it more urgent.
-        max(ctx.risk_tier, *(int(r["tier"]) for r in unbooked)),
+        # The unbooked rules' own tier (see missed_refill_appointment for why not the
+        # patient's); running out with nothing booked is the same problem and joins it.
+        max(int(r["tier"]) for r in unbooked),
         reasons,
         occasion=f"refill-by:{forecast.refill_by.isoformat()}",
     )
@@ -340,6 +345,31 @@ ALERT_RULES: tuple[AlertRule, ...] = (
 )
 
 
+# One problem, one alert: the reservoir running out, a missed refill visit and no refill
+# booked in time are the same problem (the pump will run dry before a refill) and are
+# closed by the same action (a refill booked in time, or done). When several hold, the
+# first kind here carries them all, with the highest severity among them; the others are
+# not raised (an open one clears with a note naming the alert that took it over).
+REFILL_SUPPLY_KINDS: tuple[str, ...] = (
+    AlertKind.RUNNING_OUT,
+    AlertKind.MISSED_APPOINTMENT,
+    AlertKind.UNBOOKED_REFILL,
+)
+
+
+def _merge_refill_supply(findings: dict[str, Finding]) -> dict[str, str]:
+    """Fold the refill-supply findings into the first that holds; {merged kind: into kind}."""
+    held = [findings[kind] for kind in REFILL_SUPPLY_KINDS if kind in findings]
+    if len(held) < 2:
+        return {}
+    lead, others = held[0], held[1:]
+    for other in others:
+        lead.reasons += [r for r in other.reasons if r not in lead.reasons]
+        lead.severity = max(int(lead.severity), int(other.severity))
+        del findings[other.kind]
+    return {other.kind: lead.kind for other in others}
+
+
 def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> Evaluation:
     """Which alert rules hold for this pump at `now`, and when the next one can switch on."""
     result = Evaluation()
@@ -350,4 +380,5 @@ def alert_findings(*, forecast: PumpForecast, pump: Pump, now: dt.datetime) -> E
         hit = rule.holds(ctx)
         if hit is not None:
             result.findings[rule.kind] = Finding(rule.kind, hit.severity, hit.reasons, hit.occasion)
+    result.merged = _merge_refill_supply(result.findings)
     return result

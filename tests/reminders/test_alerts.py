@@ -445,15 +445,50 @@ def test_a_manual_resolution_is_respected_while_the_occasion_is_unchanged(
 
 
 def test_an_acknowledged_alert_reopens_when_it_becomes_worse(pump, nurse, clock):
-    fill(pump, nurse, days_ago=68)
+    fill(pump, nurse, days_ago=1)
+    alarm = pump.forecast.conservative_alarm_at
+    clock.move_to(alarm - 18 * DAY)
+    sweep()
     raised = alert(pump, "unbooked-refill")
-    assert raised.severity == 3
+    assert raised.severity == 2
     alert_acknowledge(alert=raised, by=nurse)
-    # Later the patient reports withdrawal symptoms: the tier, and this alert, go CRITICAL.
-    services.pump_report_record(pump=pump, by=nurse, kind=ReportKind.WITHDRAWAL_SYMPTOMS)
+    # 14 days to the alarm with nothing booked: HIGH, open again and escalated.
+    clock.move_to(alarm - 14 * DAY)
+    sweep()
     raised.refresh_from_db()
-    assert (raised.severity, raised.state) == (4, "open")
+    assert (raised.severity, raised.state) == (3, "open")
     assert raised.next_escalation_at is not None
+
+
+def test_one_problem_is_one_open_alert_and_worse_news_escalates(pump, nurse, clock):
+    """Issue 12 #6: the unbooked and missed alerts took the patient's tier, so one
+    problem (symptoms, or a pump running dry with nothing booked) made several CRITICAL
+    alerts, each escalated. Now each alert has its own problem's severity, and running
+    out, a missed visit and nothing booked are one alert."""
+    fill(pump, nurse, days_ago=68)
+    unbooked = alert(pump, "unbooked-refill")
+    assert unbooked.severity == 3
+    alert_acknowledge(alert=unbooked, by=nurse)
+    # Withdrawal symptoms: their own CRITICAL alert, open and escalating; the booking
+    # alert keeps its own severity (the patient's tier is CRITICAL on every page).
+    services.pump_report_record(pump=pump, by=nurse, kind=ReportKind.WITHDRAWAL_SYMPTOMS)
+    reported = alert(pump, "reported-problem")
+    assert (reported.severity, reported.state) == (4, "open")
+    assert reported.next_escalation_at is not None
+    unbooked.refresh_from_db()
+    assert (unbooked.severity, unbooked.state) == (3, "acknowledged")
+    assert Alert.objects.filter(pump=pump, severity=4).exclude(state="resolved").count() == 1
+    # The alarm within 3 days, still nothing booked: the same problem, worse. One alert
+    # carries it, CRITICAL, open and escalating; the acknowledged one says where it went.
+    clock.move_to(pump.forecast.conservative_alarm_at - 2 * DAY)
+    sweep()
+    running = alert(pump, "running-out")
+    assert (running.severity, running.state) == (4, "open")
+    assert running.next_escalation_at is not None
+    assert any("No refill appointment is booked" in r for r in running.reasons)
+    unbooked.refresh_from_db()
+    assert unbooked.state == "resolved" and "Now part of" in unbooked.resolution_note
+    assert alert(pump, "unbooked-refill") is None and alert(pump, "missed-appointment") is None
 
 
 def test_sweep_cost_follows_due_work_not_the_number_of_patients(clinic, nurse, clock):
