@@ -31,6 +31,8 @@ def staff_banners(request) -> dict:
         # Evaluated once, and only where a "New patient" link is drawn (1 query).
         "can_register_patients": SimpleLazyObject(lambda: _can_register_patients(user)),
         "critical_alerts": reminder_selectors.critical_alerts_for(user),
+        # Evaluated where the nav draws its badge (1 query).
+        "open_alert_counts": SimpleLazyObject(lambda: reminder_selectors.open_alert_counts(user)),
         "sweep_stale": stale,
         "last_sweep_at": reminder_selectors.last_sweep_at() if stale else None,
     }

@@ -25,6 +25,7 @@ from refills import services as refill_services
 from . import patient_forms as forms
 from .selectors import records
 from .selectors.clinics import clinic_today
+from .selectors.open_items import why_tier_stays
 from .selectors.patient import URGENT_REPORTS, active_pump
 from .templatetags.pumptrack_tags import daytime
 from .views.common import _active_pump_or_404
@@ -458,6 +459,9 @@ def report_resolve(request, report, allowed):
             else:
                 logger.info("pump report %s resolved by user %s", report.pk, request.user.pk)
                 messages.success(request, "Report resolved. The risk tier is updated.")
+                stays = why_tier_stays(patient)
+                if stays:
+                    messages.warning(request, stays)
                 return redirect("dashboard:patient", patient_id=patient.pk)
         _not_saved(request, "The report was not resolved")
     else:

@@ -152,6 +152,26 @@ def critical_alerts_for(user) -> list[Alert]:
     )
 
 
+@dataclass(frozen=True)
+class SeverityCount:
+    tier: int
+    label: str
+    count: int
+
+
+def open_alert_counts(user) -> list[SeverityCount]:
+    """Open (and acknowledged) alerts of the user's clinics by severity, most severe first
+    (one query): the nav badge shows every severity, not only CRITICAL."""
+    rows = (
+        open_alerts(user)
+        .order_by()
+        .values("severity")
+        .annotate(n=Count("pk"))
+        .order_by("-severity")
+    )
+    return [SeverityCount(r["severity"], RiskTier(r["severity"]).label, r["n"]) for r in rows]
+
+
 def last_sweep_at() -> dt.datetime | None:
     last = last_sweep()
     return last.finished_at if last else None

@@ -146,3 +146,20 @@ def reason_text(reason) -> str:
     if isinstance(reason, dict):
         return str(reason.get("text") or reason.get("code") or "")
     return str(reason)
+
+
+@register.filter
+def distinct_reasons(reasons) -> list:
+    """Each reason once: the same text under two rules (the unbooked rules share their
+    opening words) reads as one line, the more severe (stored first) kept. A reason whose
+    text begins another's says nothing the longer one does not."""
+    reasons = list(reasons or [])
+    texts = [reason_text(r) for r in reasons]
+    kept, seen = [], set()
+    for index, text in enumerate(texts):
+        longer = any(other != text and other.startswith(text) for other in texts)
+        if text in seen or longer:
+            continue
+        seen.add(text)
+        kept.append(reasons[index])
+    return kept

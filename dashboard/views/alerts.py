@@ -20,6 +20,7 @@ from reminders.selectors import alert_inbox as alert_groups
 
 from .. import forms
 from ..selectors.clinics import members_for_assignment, user_clinics
+from ..selectors.open_items import why_tier_stays
 
 logger = logging.getLogger(__name__)
 
@@ -110,4 +111,8 @@ def alert_resolve(request, alert, allowed):
     else:
         logger.info("alert %s resolved by user %s", alert.pk, request.user.pk)
         messages.success(request, "Alert resolved.")
+        # Another open item may hold the tier: say which, so nobody thinks it is over.
+        stays = why_tier_stays(alert.patient)
+        if stays:
+            messages.warning(request, stays)
     return _back_to_inbox(request)

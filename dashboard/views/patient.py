@@ -14,6 +14,7 @@ from refills.models import RefillByReason
 from ..pdf import emergency_card_pdf
 from ..selectors.card import emergency_card as card_for
 from ..selectors.chart import reservoir_chart
+from ..selectors.open_items import build_open_items, tier_holders
 from ..selectors.patient import patient_page, patient_reports
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,15 @@ def patient_detail(request, patient, allowed):
     chart = None
     if page.pump is not None:
         chart = reservoir_chart(page.pump, page.forecast, page.refills, page.upcoming, now=now)
+    reports = patient_reports(patient)
+    items = build_open_items(
+        patient=patient,
+        pump=page.pump,
+        forecast=page.forecast,
+        alerts=page.alerts,
+        open_reports=reports.open,
+    )
+    tier = int(page.forecast.risk_tier) if page.forecast else 1
     return render(
         request,
         "dashboard/patient.html",
@@ -36,8 +46,10 @@ def patient_detail(request, patient, allowed):
             "chart": chart,
             "tz": patient.clinic.tz,
             "refill_by_reasons": dict(RefillByReason.choices),
-            "reports": patient_reports(patient),
+            "reports": reports,
             "now": now,
+            "open_items": items,
+            "tier_holders": tier_holders(items, tier) if tier > 1 else [],
         },
     )
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role
+from dashboard.selectors.open_items import build_open_items, tier_holders
 from patients.models import Patient, Pump
 from refills.models import (
     Appointment,
@@ -30,6 +31,7 @@ from refills.models import (
     Refill,
 )
 from refills.risk import Tier
+from reminders.alerts.rules import REFILL_SUPPLY_KINDS
 from reminders.models import Alert, AlertState, Notification, NotificationKind
 from tests.factories import ClinicFactory, PatientFactory, PumpFactory, staff
 
@@ -142,6 +144,9 @@ WORK_QUEUE = "work-queue"  # DTA <= 21 days and nothing booked => an alert is op
 DEVICE = "device"  # EOS near without a valid plan => CRITICAL / alert
 MESSAGES = "messages"  # what a sent message says agrees with the record at send time
 STOPPED = "stopped"  # a stopped program in effect => tier at least HIGH, with the reason
+# Issue 12 #6: the tier is explained by an open item of the patient's list, and no item =>
+# not held up; one problem (the refill not secured) is at most one open alert.
+OPEN_ITEMS = "open-items"
 
 ALL = frozenset(
     {
@@ -156,6 +161,7 @@ ALL = frozenset(
         DEVICE,
         MESSAGES,
         STOPPED,
+        OPEN_ITEMS,
     }
 )
 
@@ -254,6 +260,8 @@ def violations(pump, *, now: dt.datetime, families=ALL) -> list[str]:
                     f"alerts: open CRITICAL {alert.kind} alert ({alert.reasons}) on a LOW "
                     f"patient ({forecast.risk_reasons})"
                 )
+    if OPEN_ITEMS in families:
+        found += open_items_violations(pump, forecast, open_alerts)
     if WORK_QUEUE in families and cons and not forecast.booked_before_refill_by:
         if cons - now <= dt.timedelta(days=21) and not open_alerts:
             found.append(
@@ -276,6 +284,39 @@ def violations(pump, *, now: dt.datetime, families=ALL) -> list[str]:
 
 
 # --------------------------------------------------------------------------- messages
+
+
+def open_items_violations(pump, forecast: PumpForecast, open_alerts: list[Alert]) -> list[str]:
+    """The patient page's open-items list against the tier shown and the open alerts."""
+    found = []
+    reports = list(PumpReport.objects.filter(pump=pump, resolved_at__isnull=True))
+    items = build_open_items(
+        patient=pump.patient,
+        pump=pump,
+        forecast=forecast,
+        alerts=open_alerts,
+        open_reports=reports,
+    )
+    tier = int(forecast.risk_tier)
+    holders = tier_holders(items, tier)
+    if tier > Tier.LOW and not any(item.tier == tier for item in holders):
+        found.append(
+            f"open-items: tier {tier} explained by no open item "
+            f"({[(i.key, i.tier) for i in items]}, reasons {forecast.risk_reasons})"
+        )
+    if tier > Tier.LOW and not [item for item in items if item.holds_tier]:
+        found.append(f"open-items: no open item, yet held at tier {tier}")
+    for alert in open_alerts:
+        if not any(alert in item.alerts for item in items):
+            found.append(f"open-items: open {alert.kind} alert missing from the list")
+    supply = [a.kind for a in open_alerts if a.kind in REFILL_SUPPLY_KINDS]
+    if len(supply) > 1:
+        found.append(f"open-items: one problem, several open alerts: {supply}")
+    for report in reports:
+        if not any(report in item.reports for item in items):
+            found.append(f"open-items: open report {report.kind} missing from the list")
+    return found
+
 
 _DATE = re.compile(
     r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{1,2}) "

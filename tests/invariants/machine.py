@@ -39,8 +39,9 @@ from refills.models import (
     PumpReport,
     ReportKind,
 )
+from reminders.alerts.actions import alert_resolve
 from reminders.delivery import notification_send
-from reminders.models import Notification, NotificationStatus
+from reminders.models import Alert, AlertState, Notification, NotificationStatus
 from reminders.sweep import sweep_run
 from tests.factories import drug_product, pump_model
 from tests.invariants.conftest import (
@@ -365,6 +366,20 @@ class PumpHistory(RuleBasedStateMachine):
                 lambda: services.pump_report_resolve(
                     report=report, by=self.world.nurse, resolution=resolution
                 )
+            )
+
+    @rule(which=st.integers(0, 5))
+    def resolve_alert(self, which):
+        """A person resolves one open alert while others (or a report) may stay open."""
+        open_alerts = list(
+            Alert.objects.filter(pump=self.world.pump)
+            .exclude(state=AlertState.RESOLVED)
+            .order_by("pk")
+        )
+        if open_alerts:
+            alert = open_alerts[which % len(open_alerts)]
+            self.attempt(
+                lambda: alert_resolve(alert=alert, by=self.world.nurse, note="Called the patient")
             )
 
     @rule(days_ago=st.integers(-30, 120))

@@ -19,6 +19,7 @@ from tests.invariants.conftest import (
     END_OF_SERVICE,
     MARGIN,
     MESSAGES,
+    OPEN_ITEMS,
     ORDER,
     REASONS,
     REPLACEMENT,
@@ -48,7 +49,7 @@ def _run(
 
 def test_histories_keep_the_forecast_tier_and_alert_invariants(db):
     _run(
-        {REASONS, ALERTS, REPLACEMENT, STOPPED},
+        {REASONS, ALERTS, REPLACEMENT, STOPPED, OPEN_ITEMS},
         examples=30,
         steps=20,
         must_accept=("refill", "change_program", "book", "stop_pump"),

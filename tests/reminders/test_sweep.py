@@ -269,7 +269,9 @@ def test_the_alert_queue_lists_the_most_severe_first_without_extra_queries(
 ):
     from reminders.selectors import alerts_unresolved
 
-    fill(pump, nurse, days_ago=80)
+    fill(pump, nurse, days_ago=80)  # running out (the unbooked problem is part of it)
+    # Another patient with nothing booked yet (issue 12 #6: one problem, one alert).
+    fill(PumpFactory(patient=PatientFactory(clinic=clinic)), nurse, days_ago=68)
     with django_assert_num_queries(1):
         queue = [
             (a.kind, a.severity, a.patient.full_name)
