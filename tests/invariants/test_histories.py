@@ -49,10 +49,23 @@ def _run(
 
 def test_histories_keep_the_forecast_tier_and_alert_invariants(db):
     _run(
-        {REASONS, ALERTS, REPLACEMENT, STOPPED, OPEN_ITEMS},
+        {REASONS, ALERTS, REPLACEMENT, STOPPED},
         examples=30,
         steps=20,
         must_accept=("refill", "change_program", "book", "stop_pump"),
+    )
+
+
+def test_histories_explain_the_tier_by_an_open_item(db):
+    """Issue 12 #6: after every step (staff resolving alerts among them) the tier shown is
+    explained by an open item of the patient page's list, a patient with no open item is
+    not held up, every open alert and report is listed, and one problem is one alert."""
+    _run(
+        {OPEN_ITEMS, ALERTS},
+        examples=20,
+        steps=20,
+        phases=NO_SHRINK,
+        must_accept=("refill", "book", "report", "resolve_alert"),
     )
 
 
