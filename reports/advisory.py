@@ -112,7 +112,8 @@ def advisory_patient_count(*, clinic_ids, criteria: AdvisoryCriteria) -> int:
 
 
 def pump_model_choices() -> list[tuple[int, str]]:
-    return [(m.pk, f"{m.manufacturer} {m.name} ({m.model_number})") for m in PumpModel.objects.all()]
+    models = PumpModel.objects.all()
+    return [(m.pk, f"{m.manufacturer} {m.name} ({m.model_number})") for m in models]
 
 
 def drug_product_choices() -> list[tuple[int, str]]:

@@ -172,9 +172,11 @@ def _arm(source: _Source, flt: AuditFilter) -> QuerySet | None:
         if source.patient_path is not None
         else Value(None, output_field=IntegerField())
     )
-    return rows.annotate(
-        audit_kind=Value(source.key, output_field=CharField()), patient_ref=patient
-    ).values("history_id", "history_date", "audit_kind", "patient_ref").order_by()
+    return (
+        rows.annotate(audit_kind=Value(source.key, output_field=CharField()), patient_ref=patient)
+        .values("history_id", "history_date", "audit_kind", "patient_ref")
+        .order_by()
+    )
 
 
 def matching_rows(flt: AuditFilter) -> QuerySet | None:
