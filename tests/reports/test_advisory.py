@@ -10,7 +10,7 @@ import io
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Role
@@ -18,7 +18,7 @@ from patients.serials import serial_sort_key
 from refills import services
 from reports.audit import audit_entries
 from reports.models import AdvisoryAction, AdvisoryLookup
-from tests.conftest import program_input, refill_input
+from tests.conftest import program_input, refill_input, verify_second_factor
 from tests.factories import (
     CaregiverFactory,
     ClinicFactory,
@@ -294,3 +294,33 @@ def test_serials_of_one_prefix_order_by_their_number_whatever_the_zeros(p, a, b,
     first, second = f"{p}{'0' * za}{a}H", f"{p.lower()}-{'0' * zb}{b}h"
     assert (serial_sort_key(first) < serial_sort_key(second)) == (a < b)
     assert (serial_sort_key(first) == serial_sort_key(second)) == (a == b)
+
+
+# The client is shared across examples on purpose: each example signs in again.
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    serial=st.text(max_size=60),
+    lot=st.text(max_size=60),
+    day=st.sampled_from(["", "0001-01-01", "9999-12-31", "2025-02-30", "x", "2025-01-01"]),
+)
+def test_hostile_criteria_are_an_error_or_a_result_never_a_500(
+    client, manager, clinic, serial, lot, day
+):
+    client.force_login(manager)
+    verify_second_factor(client, manager)
+    data = {
+        "pump_model": pump_model("8637-20").pk,
+        "serial_from": serial,
+        "serial_to": serial,
+        "lot_number": lot,
+        "implanted_from": day,
+    }
+    response = _post(client, clinic, **data)
+    assert response.status_code == 200
+    if response.context["form"].errors:
+        assert "lookup" not in response.context
+    assert "<script>" not in response.content.decode()
