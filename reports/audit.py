@@ -506,6 +506,9 @@ def _record_text(draft: _Draft, names: _Names, tz: ZoneInfo) -> str:
         ),
         "accounts.StaffInvitation": lambda: row.email,
         "reminders.MessageTemplate": lambda: f"{row.kind}, {row.channel}",
+        "reports.AdvisoryLookup": lambda: (
+            f"{row.get_action_display()}, {row.patients_found} patient(s) found"
+        ),
     }
     detail = details.get(key)
     return f"{kind} #{row.id}" + (f" ({detail()})" if detail else "")
