@@ -32,9 +32,7 @@ def clinic_history(db):
         CaregiverFactory(patient=patient, name=f"Sam {family}", relationship="spouse")
         pump = PumpFactory(patient=patient, serial_number=serial)
         start = timezone.now() - dt.timedelta(days=20)
-        services.program_start(
-            pump=pump, by=nurse, program=program_input(), effective_from=start
-        )
+        services.program_start(pump=pump, by=nurse, program=program_input(), effective_from=start)
         data = dataclasses.replace(refill_input(performed_at=start), lot_number="BX-77")
         services.refill_record(pump=pump, by=nurse, data=data)
         services.appointment_book(
