@@ -95,6 +95,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "act_on_alerts": frozenset({Role.NURSE, Role.PHYSICIAN, Role.SCHEDULER, Role.MANAGER}),
     "edit_templates": frozenset({Role.MANAGER}),
     "view_reports": frozenset({Role.MANAGER, Role.PHYSICIAN, Role.AUDITOR}),
+    # The audit trail: read by the roles that see reports; its CSV export (staff names and
+    # activity leaving the system) stays with managers and auditors.
+    "view_audit": frozenset({Role.MANAGER, Role.PHYSICIAN, Role.AUDITOR}),
     "export_audit": frozenset({Role.AUDITOR, Role.MANAGER}),
     # Clinic administration: hours, phones, time zone, margin; staff invites, roles,
     # deactivation and 2FA resets (dashboard/clinic_admin_views.py).

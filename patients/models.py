@@ -22,6 +22,7 @@ from pumptrack.dates import DATE_PADDED, WEEKDAY_DATE_PADDED, date_text
 
 from .fields import RegionTimeZoneField, as_zone
 from .phones import normalize_phone
+from .serials import KEY_MAX_LENGTH, serial_sort_key
 
 ALARM_VOLUME_MIN_ML = Decimal("2.0")
 ALARM_VOLUME_MAX_ML = Decimal("5.0")
@@ -408,6 +409,11 @@ class Pump(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="pumps")
     model = models.ForeignKey(PumpModel, on_delete=models.PROTECT, related_name="pumps")
     serial_number = models.CharField(max_length=50)
+    # Derived from serial_number on every save (patients/serials.py): the device advisory
+    # lookup compares serial ranges on it, with an index.
+    serial_sort_key = models.CharField(
+        max_length=KEY_MAX_LENGTH, blank=True, default="", editable=False
+    )
     implanted_on = models.DateField()
     alarm_volume_ml = models.DecimalField(
         "low-reservoir alarm volume (mL)",
@@ -432,10 +438,14 @@ class Pump(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    # The sort key is bookkeeping derived from the serial, not a change anyone made.
+    history = HistoricalRecords(excluded_fields=["serial_sort_key"])
 
     class Meta:
         ordering = ["-implanted_on"]
+        indexes = [
+            models.Index(fields=["model", "serial_sort_key"], name="pump_model_serial_key_idx")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient"],
@@ -459,6 +469,13 @@ class Pump(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} {self.model.reservoir_capacity_ml} mL, SN {self.serial_number}"
+
+    def save(self, *args, **kwargs):
+        self.serial_sort_key = serial_sort_key(self.serial_number)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "serial_number" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "serial_sort_key"}
+        super().save(*args, **kwargs)
 
     @property
     def clock_tz(self) -> ZoneInfo:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from patients.models import Patient, Pump
@@ -318,7 +319,11 @@ class Refill(models.Model):
                 fields=["pump", "performed_at"], name="one_refill_per_pump_and_instant"
             ),
         ]
-        indexes = [models.Index(fields=["pump", "-performed_at"])]
+        indexes = [
+            models.Index(fields=["pump", "-performed_at"]),
+            # The device advisory lookup finds a drug lot whatever case it was typed in.
+            models.Index(Upper("lot_number"), name="refill_lot_number_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Refill of {self.pump} at {self.performed_at:%Y-%m-%d %H:%M}"

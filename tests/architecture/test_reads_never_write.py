@@ -154,6 +154,9 @@ QUERIES = {
         {"format": "csv"},
         {"format": "csv", "since": "2000-01-01"},
         {"since": "2000-01-01", "until": "2100-01-01"},
+        {"since": "2000-01-01", "kind": "patients.Patient", "user": "0", "page": "2"},
+        {"since": "2000-01-01", "mrn": "BSECRET7731", "format": "csv"},
+        {"since": "2000-01-01", "patient": "{patient}"},
     ],
     "reports:activity_csv": [{"since": "2000-01-01"}],
     "dashboard:calendar": [{"view": "day"}, {"day": "{today}"}, {"view": "day", "day": "x"}],
@@ -164,11 +167,17 @@ QUERIES = {
 # Pages each role must have been shown (a 200), so a walk that only met sign-in
 # redirects or refusals does not pass for a walk.
 SHOWN = {
-    "manager": {"dashboard:board", "dashboard:patient", "reports:audit", "dashboard:clinic_staff"},
+    "manager": {
+        "dashboard:board",
+        "dashboard:patient",
+        "reports:audit",
+        "reports:advisory",
+        "dashboard:clinic_staff",
+    },
     "nurse": {"dashboard:board", "dashboard:patient", "dashboard:emergency_card"},
-    "physician": {"dashboard:board", "dashboard:patient"},
+    "physician": {"dashboard:board", "dashboard:patient", "reports:audit", "reports:advisory"},
     "scheduler": {"dashboard:board", "dashboard:calendar"},
-    "auditor": {"reports:audit"},
+    "auditor": {"reports:audit", "reports:advisory"},
 }
 
 
@@ -177,6 +186,7 @@ def _variants(name: str, url: str, rows) -> list[str]:
         "pump_model": str(rows["pump"].model_id),
         "today": timezone.localdate().isoformat(),
         "appointment": str(rows["appointment"].pk),
+        "patient": str(rows["patient"].pk),
     }
     urls = [url]
     for query in QUERIES.get(name, []):

@@ -65,8 +65,11 @@ def test_audit_export_neutralises_a_hostile_username_and_patient(
 
     rows = rows_of(response)
     assert_no_formula(rows)
-    patient_rows = [r for r in rows if r[1] == "Patient"]
-    assert patient_rows and {r[5] for r in patient_rows} == {"'" + payload}
+    header = rows[0]
+    kind, user, who = header.index("record type"), header.index("user"), header.index("patient")
+    patient_rows = [r for r in rows[1:] if r[kind] == "Patient"]
+    assert patient_rows and {r[user] for r in patient_rows} == {"'" + payload}
+    assert {r[who] for r in patient_rows} == {f"'{payload}, {payload} (MRN {patient.mrn})"}
 
 
 def test_activity_export_has_no_formula_cells(client, as_user, filled_pump, clinic):

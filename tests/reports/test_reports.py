@@ -52,8 +52,15 @@ def test_auditor_exports_the_audit_trail_as_csv(client, as_user, filled_pump, cl
     response = client.get(reverse("reports:audit"), {"since": "2000-01-01", "format": "csv"})
     body = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(body)))
-    assert rows[0][:4] == ["when", "record", "record id", "change"]
-    assert any(r[1] == "Refill" and r[3] == "created" for r in rows[1:])
+    assert rows[0][:6] == [
+        "when (clinic time)",
+        "time zone",
+        "record type",
+        "record id",
+        "record",
+        "change",
+    ]
+    assert any(r[2] == "Refill" and r[5] == "created" for r in rows[1:])
 
 
 def test_nurse_cannot_export_the_audit_trail(client, as_user, clinic, nurse):

@@ -140,6 +140,8 @@ def isolation_urls(rows):
         ("get", reverse("reports:index") + f"?clinic={rows['clinic'].pk}"),
         ("get", reverse("reports:audit") + f"?clinic={rows['clinic'].pk}"),
         ("get", reverse("reports:activity_csv") + f"?clinic={rows['clinic'].pk}"),
+        ("get", reverse("reports:advisory") + f"?clinic={rows['clinic'].pk}"),
+        ("post", reverse("reports:advisory") + f"?clinic={rows['clinic'].pk}"),
     ]
 
 

@@ -54,6 +54,7 @@ def staff_pages(pump, refill):
         reverse("reports:index"),
         reverse("reports:audit"),
         reverse("reports:activity_csv"),
+        reverse("reports:advisory"),
         reverse("accounts:otp_setup"),
     ]
 

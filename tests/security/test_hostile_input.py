@@ -720,7 +720,18 @@ QUERY_PAGES = {
     "dashboard:appointment_create": ["day", "time", "kind"],
     "dashboard:refill_create": ["appointment"],
     "reports:index": ["clinic"],
-    "reports:audit": ["clinic", "since", "until", "format"],
+    "reports:audit": [
+        "clinic",
+        "since",
+        "until",
+        "format",
+        "mrn",
+        "patient",
+        "user",
+        "kind",
+        "page",
+    ],
+    "reports:advisory": ["clinic"],
 }
 
 
