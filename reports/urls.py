@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import views
+from reports import metrics, report_views, views
 
 app_name = "reports"
 
@@ -9,3 +9,18 @@ urlpatterns = [
     path("activity.csv", views.activity_csv, name="activity_csv"),
     path("audit/", views.audit_log, name="audit"),
 ]
+
+# Reports 1-7: reports:<key>, reports:<key>_csv, reports:<key>_pdf (e.g. reports:refills).
+for _kind in metrics.CATALOGUE:
+    urlpatterns += [
+        path(f"{_kind.key}/", report_views.report_page, {"key": _kind.key}, name=_kind.key),
+        path(
+            f"{_kind.key}.csv", report_views.report_csv, {"key": _kind.key}, name=f"{_kind.key}_csv"
+        ),
+        path(
+            f"{_kind.key}.pdf",
+            report_views.report_pdf_view,
+            {"key": _kind.key},
+            name=f"{_kind.key}_pdf",
+        ),
+    ]
