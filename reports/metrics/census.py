@@ -132,10 +132,7 @@ def census_report(*, scope: Scope) -> Report:
             Table(
                 "Risk factors (active patients with an active pump)",
                 ["Risk factor", "Patients"],
-                [
-                    [str(Patient._meta.get_field(f).verbose_name).capitalize(), factors[f"n_{f}"]]
-                    for f in FACTORS
-                ],
+                [[_label(f), factors[f"n_{f}"]] for f in FACTORS],
             ),
             Table(
                 "Daily snapshots",
@@ -155,3 +152,8 @@ def census_report(*, scope: Scope) -> Report:
             "snapshot taken each morning in the clinic's zone (none before the first one)."
         ],
     )
+
+
+def _label(name: str) -> str:
+    text = str(Patient._meta.get_field(name).verbose_name)
+    return text[:1].upper() + text[1:]

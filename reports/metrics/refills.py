@@ -3,8 +3,8 @@ pump's refills, the share done on or before the refill-by date in force, the lat
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import Lag, TruncMonth, TruncWeek
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import TruncMonth, TruncWeek
 
 from refills.models import Refill
 from reports.charts import BarChart, Series
@@ -35,19 +35,17 @@ def _refills(scope: Scope):
 
 def median_interval_days(scope: Scope) -> float | None:
     """Median days between a refill in the period and the same pump's refill before it
-    (which may fall before the period: a pump refilled once in the period still counts)."""
-    intervals = (
-        Refill.objects.filter(pump__patient__clinic_id__in=scope.clinic_ids)
-        .filter(performed_at__lt=scope.end)
-        .annotate(
-            previous=Window(
-                Lag("performed_at"), partition_by=[F("pump_id")], order_by="performed_at"
-            )
+    (which may fall before the period: a pump refilled once in the period still counts).
+    The previous refill is one index probe per row on (pump, -performed_at)."""
+    previous = (
+        Refill.objects.filter(
+            pump_id=OuterRef("pump_id"), performed_at__lt=OuterRef("performed_at")
         )
-        .annotate(interval=F("performed_at") - F("previous"))
-        .filter(performed_at__gte=scope.start, previous__isnull=False)
+        .order_by("-performed_at")
+        .values("performed_at")[:1]
     )
-    return median(intervals, F("interval"))
+    intervals = _refills(scope).annotate(previous=Subquery(previous))
+    return median(intervals, F("performed_at") - F("previous"))
 
 
 def refill_activity(*, scope: Scope) -> Report:
