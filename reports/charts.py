@@ -51,7 +51,7 @@ def _nice_top(value: float) -> float:
     return 10 * magnitude  # pragma: no cover - the loop always returns
 
 
-def _top(chart: BarChart) -> float:
+def axis_top(chart: BarChart) -> float:
     if chart.stacked:
         heights = [sum(s.values[i] for s in chart.series) for i in range(len(chart.labels))]
     else:
@@ -109,12 +109,21 @@ def _bars(chart: BarChart, top: float) -> list[str]:
     return out
 
 
+def tick_count(top: float) -> int:
+    """Gridlines that fall on whole numbers for the round tops _nice_top gives."""
+    for count in (5, 4, 2):
+        if top >= count and (top / count) == int(top / count):
+            return count
+    return 1
+
+
 def _axis(top: float) -> list[str]:
     out = []
     plot_h = HEIGHT - TOP - BOTTOM
-    for k in range(5):
-        value = top * k / 4
-        y = HEIGHT - BOTTOM - plot_h * k / 4
+    ticks = tick_count(top)
+    for k in range(ticks + 1):
+        value = top * k / ticks
+        y = HEIGHT - BOTTOM - plot_h * k / ticks
         text = f"{value:g}" if value != int(value) else str(int(value))
         out.append(
             f'<line class="bar-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_f(y)}" y2="{_f(y)}"/>'
@@ -156,7 +165,7 @@ def describe(chart: BarChart) -> str:
 
 def bar_chart_svg(chart: BarChart) -> str:
     """The chart as an <svg> element sized by its viewBox (it scales with the page)."""
-    top = _top(chart)
+    top = axis_top(chart)
     body = _axis(top) + _bars(chart, top) + _legend(chart)
     return (
         f'<svg class="report-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

@@ -15,7 +15,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reports.charts import BarChart, describe
+from reports.charts import BarChart, axis_top, describe, tick_count
 from reports.metrics import Report
 
 PAGE = landscape(A4)
@@ -40,6 +40,9 @@ def _chart(chart: BarChart, width: float) -> Drawing:
     bars.categoryAxis.labels.boxAnchor = "ne" if len(chart.labels) > 8 else "n"
     bars.categoryAxis.labels.fontSize = 7
     bars.valueAxis.valueMin = 0
+    top = axis_top(chart)
+    bars.valueAxis.valueMax = top
+    bars.valueAxis.valueStep = top / tick_count(top)
     bars.valueAxis.labels.fontSize = 7
     if chart.stacked:
         bars.categoryAxis.style = "stacked"
