@@ -55,12 +55,9 @@ def _unbooked(scope: Scope, window: int):
     )
 
 
-def census_report(*, scope: Scope) -> Report:
-    window = work_queue_dta_days()
-    now = _active_forecasts(scope).aggregate(
-        **{FIELD[t]: Count("pk", filter=Q(risk_tier=int(t))) for t in TIERS}
-    )
-    history = list(
+def _history(scope: Scope) -> list[dict]:
+    """The daily snapshots of the period, summed over the clinics by day."""
+    return list(
         TierSnapshot.objects.filter(
             clinic_id__in=scope.clinic_ids, day__gte=scope.since, day__lte=scope.until
         )
@@ -68,7 +65,10 @@ def census_report(*, scope: Scope) -> Report:
         .annotate(**{f"n_{f}": Sum(f) for f in [*FIELD.values(), "unbooked_within_window"]})
         .order_by("day")
     )
-    factors = Patient.objects.filter(
+
+
+def _factors(scope: Scope) -> dict:
+    return Patient.objects.filter(
         clinic_id__in=scope.clinic_ids, is_active=True, pumps__status=PumpStatus.ACTIVE
     ).aggregate(
         **{f"n_{f}": Count("pk", filter=Q(**{f: True})) for f in FACTORS},
@@ -79,6 +79,9 @@ def census_report(*, scope: Scope) -> Report:
             | Q(prior_withdrawal=True),
         ),
     )
+
+
+def _unbooked_table(scope: Scope, window: int) -> tuple[Table, int]:
     unbooked = _unbooked(scope, window)
     count = unbooked.count()
     rows = unbooked.order_by("refill_by", "-risk_tier").values(
@@ -90,6 +93,33 @@ def census_report(*, scope: Scope) -> Report:
         "pump__patient__given_name",
     )[:UNBOOKED_ROWS_SHOWN]
     labels = dict(RiskTier.choices)
+    table = Table(
+        f"Due within {window} days with nothing booked in time ({count})",
+        ["Patient", "Refill by", "Tier", "Next refill booked"],
+        [
+            [
+                patient_name(r, "pump__patient__"),
+                f"{r['refill_by']:%a %d %b %Y}" if r["refill_by"] else "—",
+                labels.get(r["risk_tier"], ""),
+                "after the refill-by date" if r["next_refill_at"] else "nothing booked",
+            ]
+            for r in rows
+        ],
+        note=f"First {UNBOOKED_ROWS_SHOWN} of {count} shown."
+        if count > UNBOOKED_ROWS_SHOWN
+        else "",
+    )
+    return table, count
+
+
+def census_report(*, scope: Scope) -> Report:
+    window = work_queue_dta_days()
+    now = _active_forecasts(scope).aggregate(
+        **{FIELD[t]: Count("pk", filter=Q(risk_tier=int(t))) for t in TIERS}
+    )
+    history = _history(scope)
+    factors = _factors(scope)
+    unbooked, count = _unbooked_table(scope, window)
     return Report(
         key="census",
         title="Risk census",
@@ -108,22 +138,7 @@ def census_report(*, scope: Scope) -> Report:
             ),
         ),
         tables=[
-            Table(
-                f"Due within {window} days with nothing booked in time ({count})",
-                ["Patient", "Refill by", "Tier", "Next refill booked"],
-                [
-                    [
-                        patient_name(r, "pump__patient__"),
-                        f"{r['refill_by']:%a %d %b %Y}" if r["refill_by"] else "—",
-                        labels.get(r["risk_tier"], ""),
-                        "after the refill-by date" if r["next_refill_at"] else "nothing booked",
-                    ]
-                    for r in rows
-                ],
-                note=f"First {UNBOOKED_ROWS_SHOWN} of {count} shown."
-                if count > UNBOOKED_ROWS_SHOWN
-                else "",
-            ),
+            unbooked,
             Table(
                 "Tiers now",
                 ["Tier", "Active pumps"],

@@ -67,11 +67,7 @@ def delivery_report(*, scope: Scope) -> Report:
         .order_by("-n", "suppressed_reason")[:50]
     )
     opt_outs = sum(r["n"] for r in suppressed if OPTED_OUT in r["suppressed_reason"])
-    unreachable = unreachable_patients(scope)
-    count = unreachable.count()
-    names = unreachable.order_by("family_name", "given_name").values(
-        "id", "family_name", "given_name"
-    )[:UNREACHABLE_ROWS_SHOWN]
+    unreachable, count = _unreachable_table(scope)
     return Report(
         key="delivery",
         title="Reminder delivery",
@@ -110,15 +106,7 @@ def delivery_report(*, scope: Scope) -> Report:
                 ["Reason", "Messages"],
                 [[r["suppressed_reason"] or "(no reason given)", r["n"]] for r in suppressed],
             ),
-            Table(
-                f"Patients with no consented channel ({count})",
-                ["Patient"],
-                [[patient_name(r)] for r in names],
-                note=f"First {UNREACHABLE_ROWS_SHOWN} of {count} shown."
-                if count > UNREACHABLE_ROWS_SHOWN
-                else "Nobody consented on any channel: these patients get no reminder; "
-                "they need a phone call.",
-            ),
+            unreachable,
         ],
         notes=[
             "Messages to patients and caregivers created in the period (clinic time); staff "
@@ -126,3 +114,24 @@ def delivery_report(*, scope: Scope) -> Report:
             "delivered or failed); waiting, not-sent and cancelled ones are left out."
         ],
     )
+
+
+def _unreachable_table(scope: Scope) -> tuple[Table, int]:
+    unreachable = unreachable_patients(scope)
+    count = unreachable.count()
+    names = unreachable.order_by("family_name", "given_name").values(
+        "id", "family_name", "given_name"
+    )[:UNREACHABLE_ROWS_SHOWN]
+    note = (
+        f"First {UNREACHABLE_ROWS_SHOWN} of {count} shown."
+        if count > UNREACHABLE_ROWS_SHOWN
+        else "Nobody consented on any channel: these patients get no reminder; "
+        "they need a phone call."
+    )
+    table = Table(
+        f"Patients with no consented channel ({count})",
+        ["Patient"],
+        [[patient_name(r)] for r in names],
+        note=note,
+    )
+    return table, count

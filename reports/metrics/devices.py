@@ -61,7 +61,6 @@ def devices_report(*, scope: Scope) -> Report:
         planned6=Count("pk", filter=Q(eos__lte=six) & in_time),
         planned12=Count("pk", filter=Q(eos__lte=twelve) & in_time),
     )
-    soon = pumps.filter(Q(eos__lte=twelve) | Q(eri_on__isnull=False))
     per_month = {
         as_day(r["month"]): r
         for r in pumps.filter(eos__lte=twelve)
@@ -72,23 +71,7 @@ def devices_report(*, scope: Scope) -> Report:
     }
     months = month_starts(scope.today, twelve)
     overdue = sum(r["n"] for m, r in per_month.items() if m < months[0])
-    rows = (
-        soon.annotate(planned_in_time=ExpressionWrapper(in_time, output_field=BooleanField()))
-        .order_by("eos")
-        .values(
-            "serial_number",
-            "model__name",
-            "implanted_on",
-            "eri_on",
-            "eos",
-            "planned_replacement_on",
-            "planned_in_time",
-            "patient__id",
-            "patient__family_name",
-            "patient__given_name",
-        )[:ROWS_SHOWN]
-    )
-    count = soon.count()
+    table = _soon_table(pumps, in_time, twelve)
     return Report(
         key="devices",
         title="Device lifecycle",
@@ -121,35 +104,7 @@ def devices_report(*, scope: Scope) -> Report:
             ),
         ),
         tables=[
-            Table(
-                f"Pumps with an ERI or end of service within 12 months ({count})",
-                [
-                    "Patient",
-                    "Pump",
-                    "Serial",
-                    "Implanted",
-                    "ERI",
-                    "End of service",
-                    "Replacement planned",
-                    "In time",
-                ],
-                [
-                    [
-                        patient_name(r, "patient__"),
-                        r["model__name"],
-                        r["serial_number"],
-                        f"{r['implanted_on']:%d %b %Y}",
-                        f"{r['eri_on']:%d %b %Y}" if r["eri_on"] else "—",
-                        f"{_date(r['eos']):%d %b %Y}" if r["eos"] else "—",
-                        f"{r['planned_replacement_on']:%d %b %Y}"
-                        if r["planned_replacement_on"]
-                        else "not planned",
-                        "yes" if r["planned_in_time"] else "NO",
-                    ]
-                    for r in rows
-                ],
-                note=f"First {ROWS_SHOWN} of {count} shown." if count > ROWS_SHOWN else "",
-            )
+            table,
         ],
         notes=[
             f"End of service: the earlier of the model's automatic shut-down (implant date + "
@@ -164,3 +119,54 @@ def devices_report(*, scope: Scope) -> Report:
 def _date(value) -> dt.date:
     # SQLite returns the computed date as text.
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _soon_table(pumps, in_time: Q, twelve: dt.date) -> Table:
+    """Every pump with an ERI recorded or an end of service within 12 months, by name."""
+    soon = pumps.filter(Q(eos__lte=twelve) | Q(eri_on__isnull=False))
+    count = soon.count()
+    rows = (
+        soon.annotate(planned_in_time=ExpressionWrapper(in_time, output_field=BooleanField()))
+        .order_by("eos")
+        .values(
+            "serial_number",
+            "model__name",
+            "implanted_on",
+            "eri_on",
+            "eos",
+            "planned_replacement_on",
+            "planned_in_time",
+            "patient__id",
+            "patient__family_name",
+            "patient__given_name",
+        )[:ROWS_SHOWN]
+    )
+    return Table(
+        f"Pumps with an ERI or end of service within 12 months ({count})",
+        [
+            "Patient",
+            "Pump",
+            "Serial",
+            "Implanted",
+            "ERI",
+            "End of service",
+            "Replacement planned",
+            "In time",
+        ],
+        [
+            [
+                patient_name(r, "patient__"),
+                r["model__name"],
+                r["serial_number"],
+                f"{r['implanted_on']:%d %b %Y}",
+                f"{r['eri_on']:%d %b %Y}" if r["eri_on"] else "—",
+                f"{_date(r['eos']):%d %b %Y}" if r["eos"] else "—",
+                f"{r['planned_replacement_on']:%d %b %Y}"
+                if r["planned_replacement_on"]
+                else "not planned",
+                "yes" if r["planned_in_time"] else "NO",
+            ]
+            for r in rows
+        ],
+        note=f"First {ROWS_SHOWN} of {count} shown." if count > ROWS_SHOWN else "",
+    )
