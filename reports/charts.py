@@ -98,15 +98,28 @@ def _bars(chart: BarChart, top: float) -> list[str]:
                 f'<line class="bar-limit" x1="{_f(x0 - 4)}" x2="{_f(x0 + slot * 0.7 + 4)}" '
                 f'y1="{_f(y)}" y2="{_f(y)}"/>'
             )
-        # Every label when there are few bars, otherwise every other one.
-        if n <= 16 or i % 2 == 0:
-            lx = x0 + slot * 0.35
-            ly = HEIGHT - BOTTOM + 14
-            out.append(
-                f'<text class="bar-label" x="{_f(lx)}" y="{ly}" text-anchor="end" '
-                f'transform="rotate(-40 {_f(lx)} {ly})">{escape(label)}</text>'
-            )
+        out.append(_label(label, i, n, x0, slot))
     return out
+
+
+def _label(label: str, i: int, n: int, x0: float, slot: float) -> str:
+    """Few bars: the label level under its bar, cut to the bar's width (the full text in
+    a <title>). Many bars (weeks, days): every label, or every other one, slanted."""
+    ly = HEIGHT - BOTTOM + 14
+    if n <= 8:
+        room = max(int(slot / 6.5), 4)
+        text = label if len(label) <= room else label[: room - 1] + "…"
+        return (
+            f'<text class="bar-label" x="{_f(x0 + slot * 0.35)}" y="{ly}" text-anchor="middle">'
+            f"<title>{escape(label)}</title>{escape(text)}</text>"
+        )
+    if n > 16 and i % 2:
+        return ""
+    lx = x0 + slot * 0.35
+    return (
+        f'<text class="bar-label" x="{_f(lx)}" y="{ly}" text-anchor="end" '
+        f'transform="rotate(-40 {_f(lx)} {ly})">{escape(label)}</text>'
+    )
 
 
 def tick_count(top: float) -> int:

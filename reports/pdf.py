@@ -36,7 +36,14 @@ def _chart(chart: BarChart, width: float) -> Drawing:
     bars.x, bars.y, bars.width, bars.height = 30, 40, width - 50, height - 60
     bars.data = [list(s.values) or [0] for s in chart.series] or [[0]]
     bars.categoryAxis.categoryNames = list(chart.labels) or [""]
-    bars.categoryAxis.labels.angle = 40 if len(chart.labels) > 8 else 0
+    many = len(chart.labels) > 8
+    bars.categoryAxis.labels.angle = 40 if many else 0
+    if not many:
+        # Few bars: each label level, cut to its bar's width.
+        room = max(int((width - 50) / max(len(chart.labels), 1) / 4.2), 4)
+        bars.categoryAxis.categoryNames = [
+            name if len(name) <= room else name[: room - 1] + "…" for name in chart.labels
+        ] or [""]
     bars.categoryAxis.labels.boxAnchor = "ne" if len(chart.labels) > 8 else "n"
     bars.categoryAxis.labels.fontSize = 7
     bars.valueAxis.valueMin = 0

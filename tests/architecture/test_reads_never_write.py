@@ -156,6 +156,23 @@ QUERIES = {
         {"since": "2000-01-01", "until": "2100-01-01"},
     ],
     "reports:activity_csv": [{"since": "2000-01-01"}],
+    **{
+        f"reports:{key}{suffix}": [
+            {"since": "2000-01-01", "until": "2100-01-01"},
+            {"all_clinics": "on"},
+            {"since": "x", "until": "2000-01-01"},
+        ]
+        for key in (
+            "refills",
+            "appointments",
+            "safety",
+            "delivery",
+            "census",
+            "devices",
+            "capacity",
+        )
+        for suffix in ("", "_csv", "_pdf")
+    },
     "dashboard:calendar": [{"view": "day"}, {"day": "{today}"}, {"view": "day", "day": "x"}],
     "dashboard:alerts": [{"show": "resolved"}],
     "dashboard:appointment_create": [{"day": "{today}", "time": "10:00", "kind": "refill"}],
@@ -164,11 +181,18 @@ QUERIES = {
 # Pages each role must have been shown (a 200), so a walk that only met sign-in
 # redirects or refusals does not pass for a walk.
 SHOWN = {
-    "manager": {"dashboard:board", "dashboard:patient", "reports:audit", "dashboard:clinic_staff"},
+    "manager": {
+        "dashboard:board",
+        "dashboard:patient",
+        "reports:audit",
+        "dashboard:clinic_staff",
+        "reports:refills",
+        "reports:capacity_pdf",
+    },
     "nurse": {"dashboard:board", "dashboard:patient", "dashboard:emergency_card"},
     "physician": {"dashboard:board", "dashboard:patient"},
     "scheduler": {"dashboard:board", "dashboard:calendar"},
-    "auditor": {"reports:audit"},
+    "auditor": {"reports:audit", "reports:safety", "reports:census_csv"},
 }
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
-from refills.models import Appointment, AppointmentStatus, Refill, RiskTier
+from refills.models import Appointment, AppointmentStatus, PumpForecast, Refill, RiskTier
 from reminders.models import Alert, Notification
 from reports.metrics import CATALOGUE
 from reports.models import TierSnapshot
@@ -119,6 +119,9 @@ def reports_clinic(db):
             pump.save()
         pumps.append(fill(pump, nurse, days_ago=days_ago))
     _history(clinic, nurse, pumps)
+    # Five refills fall due today against at most five slots left this week (1 a day),
+    # with Quill's already overdue: the capacity report marks this week.
+    PumpForecast.objects.filter(pump__in=pumps[1:]).update(refill_by=timezone.localdate())
     return {"clinic": clinic, "manager": manager}
 
 
@@ -153,6 +156,8 @@ def test_every_report_at_desktop_width_and_its_pdf(browser, live_server, artifac
         page.get_by_role("link", name=f"{number}. {kind.title}").first.click()
         page.wait_for_url(f"**/reports/{kind.key}/**")
         assert page.locator("svg.report-chart").count() == 1
+        if kind.key == "capacity":
+            assert page.get_by_text("over capacity", exact=True).count() == 1
         assert page.get_by_role("heading", level=1).inner_text().startswith(kind.title)
         page.screenshot(
             path=str(artifacts / f"report-{number}-{kind.key}-1366.png"), full_page=True
