@@ -43,7 +43,8 @@ def delivery_report(*, scope: Scope) -> Report:
         (r["channel"], r["status"]): r["n"]
         for r in messages.values("channel", "status").annotate(n=Count("id")).order_by()
     }
-    channels = [c for c in (Channel.SMS, Channel.EMAIL) if any(k[0] == c for k in grid)] or [
+    # Every channel with a message (a message with no channel is "not sent"), else the two.
+    channels = [c for c in Channel if any(k[0] == c for k in grid)] or [
         Channel.SMS,
         Channel.EMAIL,
     ]

@@ -341,12 +341,13 @@ def test_reminder_delivery_by_channel_status_and_reason(world):
         suppressed_reason="The carrier reports the number opted out (STOP)",
     )
     message(clinic, 6, "email", "suppressed", at(2026, 3, 3), suppressed_reason="No consent")
+    message(clinic, 10, "none", "suppressed", at(2026, 3, 4), suppressed_reason="No channel")
     message(clinic, 7, "sms", "delivered", at(2026, 3, 3), staff_user=nurse)  # staff: not counted
     message(clinic, 8, "sms", "delivered", at(2025, 12, 3))  # before the period
     message(other, 9, "sms", "failed", at(2026, 2, 6))  # other clinic
     report = metrics.BY_KEY["delivery"].build(scope=scope(clinic))
     figures = dict(report.figures)
-    assert figures["Messages"] == 6
+    assert figures["Messages"] == 7
     # Sent or delivered 3, of 4 attempted (3 + 1 failed).
     assert figures["Delivery rate (sent or delivered, of those attempted)"] == "75 %"
     assert figures["Failed"] == 1
@@ -359,6 +360,10 @@ def test_reminder_delivery_by_channel_status_and_reason(world):
     statuses = list(report.tables[0].header[1:])
     sms = dict(zip(statuses, grid["Text message (SMS)"], strict=True))
     assert (sms["Delivered"], sms["Failed"], sms["Not sent"]) == (2, 1, 1)
+    # A message with no channel is shown too: every message is in the grid.
+    assert (
+        dict(zip(statuses, grid["No reminders (phone calls only)"], strict=True))["Not sent"] == 1
+    )
 
 
 # ----------------------------------------------------------------------- 5 risk census
