@@ -47,6 +47,12 @@ class ClinicSettingsForm(forms.Form):
     working_days = working_days_field()
     day_starts = forms.TimeField(label="Opens at", widget=TimeInput(), help_text="Clinic time.")
     day_ends = forms.TimeField(label="Closes at", widget=TimeInput(), help_text="Clinic time.")
+    refill_slots_per_day = forms.IntegerField(
+        label="Refill slots per day",
+        min_value=1,
+        max_value=500,
+        help_text=_help("refill_slots_per_day"),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,7 +78,12 @@ class ClinicSettingsForm(forms.Form):
                     Column("day_ends", css_class="col-6 col-md-3"),
                 ),
             ),
-            Fieldset("Time and refills", "timezone", "default_refill_margin_days"),
+            Fieldset(
+                "Time and refills",
+                "timezone",
+                "default_refill_margin_days",
+                "refill_slots_per_day",
+            ),
         )
 
     def clean_working_days(self) -> str:
@@ -93,6 +104,7 @@ def initial_settings(clinic: Clinic) -> dict:
         "working_days": clinic.working_days,
         "day_starts": clinic.day_starts,
         "day_ends": clinic.day_ends,
+        "refill_slots_per_day": clinic.refill_slots_per_day,
     }
 
 

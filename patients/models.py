@@ -144,6 +144,14 @@ class Clinic(NormalizedPhonesMixin, models.Model):
         default=default_day_ends,
         help_text="Clinic time. No appointment is proposed at or after this time.",
     )
+    # The capacity report sets the refills due each week against these slots.
+    refill_slots_per_day = models.PositiveSmallIntegerField(
+        "refill slots per day",
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="Refill appointments the clinic can give on a working day. The capacity "
+        "report marks the weeks when more refills fall due than there are slots.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()

@@ -283,6 +283,7 @@ CLINIC_SETTINGS_FIELDS = (
     "working_days",
     "day_starts",
     "day_ends",
+    "refill_slots_per_day",
 )
 
 

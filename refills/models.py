@@ -323,6 +323,8 @@ class Refill(models.Model):
             models.Index(fields=["pump", "-performed_at"]),
             # The device advisory lookup finds a drug lot whatever case it was typed in.
             models.Index(Upper("lot_number"), name="refill_lot_number_upper_idx"),
+            # The reports filter and group refills by date across a clinic.
+            models.Index(fields=["performed_at"], name="refill_performed_at"),
         ]
 
     def __str__(self) -> str:
@@ -403,6 +405,8 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["status", "scheduled_start"]),
             models.Index(fields=["pump", "status", "scheduled_start"]),
+            # The appointments report: a clinic's appointments by date, whatever the status.
+            models.Index(fields=["scheduled_start"], name="appointment_start"),
         ]
 
     def __str__(self) -> str:
@@ -526,7 +530,11 @@ class PumpForecast(models.Model):
     reassess_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["-risk_tier", "conservative_alarm_at"])]
+        indexes = [
+            models.Index(fields=["-risk_tier", "conservative_alarm_at"]),
+            # Capacity and the census group and filter by the stored refill-by date.
+            models.Index(fields=["refill_by"], name="forecast_refill_by"),
+        ]
 
     def __str__(self) -> str:
         return f"Forecast for {self.pump_id}"

@@ -27,6 +27,7 @@ from refills.models import PumpForecast
 from refills.services import forecast_refresh
 from reminders import conf
 from reminders.alerts import alerts_sync
+from reminders.loading import history_loading
 from reminders.models import PumpWatch
 from reminders.plans import nudges_sync, plans_sync_for_pump
 
@@ -47,7 +48,8 @@ def patient_messages_paused():
     """
     token = _patient_messages_paused.set(True)
     try:
-        yield
+        with history_loading():
+            yield
     finally:
         _patient_messages_paused.reset(token)
 
@@ -66,7 +68,8 @@ def reviews_paused():
     """
     token = _reviews_paused.set(True)
     try:
-        yield
+        with history_loading():
+            yield
     finally:
         _reviews_paused.reset(token)
 

@@ -153,6 +153,8 @@ class Notification(models.Model):
             ),
             models.Index(fields=["patient", "-created_at"], name="notification_patient_recent"),
             models.Index(fields=["clinic", "status", "-created_at"], name="notification_clinic"),
+            # The delivery report filters the clinic's messages by when they were created.
+            models.Index(fields=["clinic", "created_at"], name="notification_clinic_created"),
         ]
 
     def __str__(self) -> str:
@@ -253,6 +255,13 @@ class Alert(models.Model):
     last_escalated_at = models.DateTimeField(null=True, blank=True)
     # When the next escalation is due; empty once acknowledged, resolved or below HIGH.
     next_escalation_at = models.DateTimeField(null=True, blank=True)
+    # Stored, not guessed from names: the safety report leaves these out.
+    raised_during_history_load = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Raised while a whole history was being loaded (the demo's back-dated "
+        "records): an intermediate state, left out of the reports.",
+    )
 
     history = HistoricalRecords()
 
@@ -276,6 +285,8 @@ class Alert(models.Model):
                 name="alert_escalation_due",
             ),
             models.Index(fields=["pump", "kind", "occasion"], name="alert_occasion"),
+            # The safety report filters the clinic's alerts by when they were raised.
+            models.Index(fields=["clinic", "raised_at"], name="alert_clinic_raised"),
         ]
 
     def __str__(self) -> str:

@@ -1,16 +1,15 @@
-"""What the reports app stores: the record of each device advisory lookup.
-
-A field-safety notice arrives; someone looks up every patient with the affected pumps or
-drug lot, and downloads the list. Each search and each download is one row (who, when,
-what was asked, how many patients were found), kept with its history so it appears in
-the clinic's audit trail like any other change.
-"""
+"""What the reports app stores: the record of each device advisory lookup (who
+searched for which pumps or drug lot, kept with its history so it appears in the
+audit trail) and a daily census of the risk tiers (so the census can show how the
+tiers moved over time; the stored forecasts only say how they are now)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from patients.models import Clinic
 
 
 class AdvisoryAction(models.TextChoices):
@@ -49,3 +48,34 @@ class AdvisoryLookup(models.Model):
 
     def __str__(self) -> str:
         return f"Device advisory lookup #{self.pk}"
+
+
+class TierSnapshot(models.Model):
+    """Active pumps per withdrawal-risk tier at one clinic on one calendar day (clinic
+    time). Written once per clinic and day by reports.services.tier_snapshot_take."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="tier_snapshots")
+    day = models.DateField(help_text="The clinic's calendar day.")
+    taken_at = models.DateTimeField()
+    low = models.PositiveIntegerField(default=0)
+    moderate = models.PositiveIntegerField(default=0)
+    high = models.PositiveIntegerField(default=0)
+    critical = models.PositiveIntegerField(default=0)
+    unbooked_within_window = models.PositiveIntegerField(
+        default=0,
+        help_text="Active pumps due within the work-queue window with no refill booked "
+        "before the refill-by date.",
+    )
+
+    class Meta:
+        ordering = ["clinic", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "day"], name="one_tier_snapshot_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Tier snapshot {self.clinic_id} {self.day}"
+
+    @property
+    def total(self) -> int:
+        return self.low + self.moderate + self.high + self.critical

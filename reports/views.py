@@ -13,6 +13,7 @@ from accounts.decorators import CLINIC_FROM_QUERY, staff_view
 from patients.models import Clinic
 from pumptrack.csvexport import csv_response
 from reports import selectors
+from reports.metrics import CATALOGUE
 
 # A report of the clinic asked for (?clinic=id) or the user's first one, if the role allows it.
 REPORT_REFUSAL = "Your role cannot see this report."
@@ -36,6 +37,7 @@ def report_index(request: HttpRequest, clinic: Clinic, allowed) -> HttpResponse:
             "months": selectors.monthly_activity(clinic=clinic, today=today),
             "columns": selectors.COLUMNS,
             "can_see_audit": "view_audit" in allowed,
+            "catalogue": CATALOGUE,
         },
     )
 

@@ -471,6 +471,12 @@ CELERY_TASK_ROUTES = {
     "reminders.tasks.sweep": {"queue": CELERY_SWEEP_QUEUE},
     "reminders.tasks.reconcile": {"queue": CELERY_SWEEP_QUEUE},
 }
+PUMPTRACK_REPORTS = {
+    # The clinic-time hour from which the day's tier snapshot is taken (after the night).
+    "TIER_SNAPSHOT_HOUR": env.int("PUMPTRACK_TIER_SNAPSHOT_HOUR", default=6),
+    # The days the reports show when no period is asked for.
+    "DEFAULT_DAYS": env.int("PUMPTRACK_REPORTS_DEFAULT_DAYS", default=182),
+}
 # Every schedule lives here; django-celery-beat installs it idempotently at beat start.
 # The DatabaseScheduler stores `expire_seconds` (it ignores "expires" in the options).
 CELERY_BEAT_SCHEDULE = {
@@ -479,6 +485,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": REMINDERS["SWEEP_INTERVAL_SECONDS"],
         # A sweep that waited a whole interval in the queue is superseded by the next one.
         "options": {"expire_seconds": REMINDERS["SWEEP_INTERVAL_SECONDS"]},
+    },
+    # Each clinic's daily tier census, once its day reaches TIER_SNAPSHOT_HOUR in its zone;
+    # hourly so every zone's hour comes round, idempotent per clinic and day.
+    "reports-tier-snapshots": {
+        "task": "reports.tasks.tier_snapshots_schedule",
+        "schedule": 3600.0,
+        "options": {"expire_seconds": 3000},
     },
     "reminders-reconcile": {
         "task": "reminders.tasks.reconcile",

@@ -14,6 +14,7 @@ from refills.models import PumpForecast
 from refills.risk import Tier
 from reminders.alerts.escalate import cancel_pending_escalations, escalation_start
 from reminders.alerts.rules import Finding, alert_findings
+from reminders.loading import loading_history
 from reminders.models import (
     AUTO_RESOLVING_KINDS,
     Alert,
@@ -81,6 +82,7 @@ def alert_raise(
             raised_at=now,
             updated_at=now,
             next_escalation_at=escalation_start(finding.severity, now),
+            raised_during_history_load=loading_history(),
         )
         try:
             with transaction.atomic():

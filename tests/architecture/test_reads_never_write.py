@@ -159,6 +159,23 @@ QUERIES = {
         {"since": "2000-01-01", "patient": "{patient}"},
     ],
     "reports:activity_csv": [{"since": "2000-01-01"}],
+    **{
+        f"reports:{key}{suffix}": [
+            {"since": "2000-01-01", "until": "2100-01-01"},
+            {"all_clinics": "on"},
+            {"since": "x", "until": "2000-01-01"},
+        ]
+        for key in (
+            "refills",
+            "appointments",
+            "safety",
+            "delivery",
+            "census",
+            "devices",
+            "capacity",
+        )
+        for suffix in ("", "_csv", "_pdf")
+    },
     "dashboard:calendar": [{"view": "day"}, {"day": "{today}"}, {"view": "day", "day": "x"}],
     "dashboard:alerts": [{"show": "resolved"}],
     "dashboard:appointment_create": [{"day": "{today}", "time": "10:00", "kind": "refill"}],
@@ -173,11 +190,13 @@ SHOWN = {
         "reports:audit",
         "reports:advisory",
         "dashboard:clinic_staff",
+        "reports:refills",
+        "reports:capacity_pdf",
     },
     "nurse": {"dashboard:board", "dashboard:patient", "dashboard:emergency_card"},
     "physician": {"dashboard:board", "dashboard:patient", "reports:audit", "reports:advisory"},
     "scheduler": {"dashboard:board", "dashboard:calendar"},
-    "auditor": {"reports:audit", "reports:advisory"},
+    "auditor": {"reports:audit", "reports:advisory", "reports:safety", "reports:census_csv"},
 }
 
 

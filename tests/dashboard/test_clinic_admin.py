@@ -47,6 +47,7 @@ def settings_post(clinic, **changes):
         "working_days": list(clinic.working_days),
         "day_starts": clinic.day_starts.strftime("%H:%M"),
         "day_ends": clinic.day_ends.strftime("%H:%M"),
+        "refill_slots_per_day": clinic.refill_slots_per_day,
     }
     data.update(changes)
     return data

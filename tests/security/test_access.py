@@ -142,6 +142,14 @@ def isolation_urls(rows):
         ("get", reverse("reports:activity_csv") + f"?clinic={rows['clinic'].pk}"),
         ("get", reverse("reports:advisory") + f"?clinic={rows['clinic'].pk}"),
         ("post", reverse("reports:advisory") + f"?clinic={rows['clinic'].pk}"),
+        # Reports 1-7: page, CSV and PDF, with and without "all my clinics".
+        *[
+            ("get", reverse(f"reports:{key}{suffix}") + f"?clinic={rows['clinic'].pk}{extra}")
+            for key in ("refills", "appointments", "safety", "delivery", "census", "devices")
+            + ("capacity",)
+            for suffix in ("", "_csv", "_pdf")
+            for extra in ("", "&all_clinics=on")
+        ],
     ]
 
 

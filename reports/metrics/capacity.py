@@ -1,0 +1,104 @@
+"""Report 7, capacity: refills due per week for the next weeks, from the stored
+refill-by dates of active pumps, against each clinic's refill slots (slots per day x its
+working days that week); the weeks with more refills due than slots are marked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count
+from django.db.models.functions import TruncWeek
+
+from patients.models import Clinic, PumpStatus
+from refills.models import PumpForecast
+from reports.charts import BarChart, Series
+from reports.metrics.common import Report, Scope, Table, as_day
+
+WEEKS = 12
+
+
+def week_slots(
+    *, slots_per_day: int, working_days: frozenset[int], week: dt.date, first: dt.date
+) -> int:
+    """Slots in the week starting Monday `week`, counting only days from `first` on."""
+    days = [week + dt.timedelta(days=k) for k in range(7)]
+    return slots_per_day * sum(1 for d in days if d >= first and d.weekday() in working_days)
+
+
+def capacity_report(*, scope: Scope) -> Report:
+    today = scope.today
+    monday = today - dt.timedelta(days=today.weekday())
+    weeks = [monday + dt.timedelta(days=7 * k) for k in range(WEEKS)]
+    last = weeks[-1] + dt.timedelta(days=6)
+    forecasts = PumpForecast.objects.filter(
+        pump__status=PumpStatus.ACTIVE,
+        pump__patient__clinic_id__in=scope.clinic_ids,
+        pump__patient__is_active=True,
+        refill_by__isnull=False,
+        refill_by__lte=last,
+    )
+    overdue = forecasts.filter(refill_by__lt=today).count()
+    due = {
+        as_day(r["week"]): r["n"]
+        for r in forecasts.filter(refill_by__gte=today)
+        .annotate(week=TruncWeek("refill_by"))
+        .values("week")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    clinics = list(
+        Clinic.objects.filter(pk__in=scope.clinic_ids).values(
+            "refill_slots_per_day", "working_days"
+        )
+    )
+    slots = [
+        sum(
+            week_slots(
+                slots_per_day=c["refill_slots_per_day"],
+                working_days=frozenset(int(d) for d in c["working_days"]),
+                week=w,
+                first=today,
+            )
+            for c in clinics
+        )
+        for w in weeks
+    ]
+    # Refills already past their refill-by date are due now: they land in this week.
+    counts = [due.get(w, 0) + (overdue if i == 0 else 0) for i, w in enumerate(weeks)]
+    over = frozenset(i for i, (n, s) in enumerate(zip(counts, slots, strict=True)) if n > s)
+    return Report(
+        key="capacity",
+        title="Capacity",
+        scope=scope,
+        figures=[
+            ("Refills due in the next 12 weeks", sum(counts)),
+            ("Already past the refill-by date (in this week)", overdue),
+            ("Refill slots in the next 12 weeks", sum(slots)),
+            ("Weeks over capacity", len(over)),
+        ],
+        chart=BarChart(
+            title="Refills due per week against refill slots",
+            labels=tuple(f"{w:%d %b}" for w in weeks),
+            series=(Series("Refills due", tuple(counts), "s2"),),
+            limits=tuple(slots),
+            limit_name="Refill slots",
+            flagged=over,
+        ),
+        tables=[
+            Table(
+                "Per week",
+                ["Week of (Monday)", "Refills due", "Refill slots", "Over capacity by"],
+                [
+                    [f"{w:%a %d %b %Y}", n, s, (n - s) if n > s else ""]
+                    for w, n, s in zip(weeks, counts, slots, strict=True)
+                ],
+                marked=over,
+            )
+        ],
+        notes=[
+            "Refills due: active pumps by their stored refill-by date; this week's row also "
+            "holds the ones already past it. Slots: each clinic's refill slots per day times "
+            "its working days (from today on). Counted from today; the period filter does not "
+            "apply. Booked appointments are not subtracted: a refill due is a slot needed."
+        ],
+    )
