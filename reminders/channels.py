@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from anymail.backends.base import AnymailBaseBackend
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
@@ -53,6 +55,9 @@ class LookupState(StrEnum):
     SENT = "sent"
     NOT_SENT = "not-sent"
     UNKNOWN = "unknown"
+    # Unknown, but the provider drops a second request with the same idempotency key:
+    # sending again is safe and is not a possible duplicate.
+    DEDUPLICATED = "deduplicated"
 
 
 @dataclass(frozen=True)
@@ -278,6 +283,9 @@ def _email_connection(timeout: float):
 
 
 def send_email(message: Outgoing, *, timeout: float) -> SendResult:
+    """Hand one email over. The outbox reference travels in a header, and with an API
+    provider (django-anymail) as message metadata and, where the provider has one, as its
+    idempotency key (reminders/email_backends.py)."""
     connection = _email_connection(timeout)
     email = EmailMessage(
         subject=message.subject,
@@ -287,8 +295,13 @@ def send_email(message: Outgoing, *, timeout: float) -> SendResult:
         headers={REFERENCE_HEADER: message.reference},
         connection=connection,
     )
+    if isinstance(connection, AnymailBaseBackend):
+        # Stored by the provider with the message: its logs and event webhooks name it.
+        email.metadata = {METADATA_KEY: message.reference}
     try:
         email.send(fail_silently=False)
+    except AnymailError as exc:
+        raise _api_error(exc) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentSendError("smtp-recipient-refused") from exc
     except smtplib.SMTPResponseException as exc:
@@ -300,17 +313,49 @@ def send_email(message: Outgoing, *, timeout: float) -> SendResult:
         raise TransientSendError("smtp-timeout", ambiguous=True) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise TransientSendError(f"smtp-{type(exc).__name__}") from exc
-    provider_id = email.extra_headers.get("Message-ID", "") or f"email-{message.reference}"
-    return SendResult(provider_id=provider_id[:100], status="sent")
+    return SendResult(provider_id=_email_provider_id(email, message)[:100], status="sent")
+
+
+METADATA_KEY = "pumptrack_reference"
+
+
+def _api_error(exc: AnymailError) -> SendError:
+    """An API provider's refusal, sorted like Twilio's: 429 and 5xx are worth a retry."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return PermanentSendError("api-recipient-refused")
+    if not isinstance(exc, AnymailAPIError):
+        return PermanentSendError(f"api-{type(exc).__name__}")  # e.g. an invalid address
+    status = exc.status_code
+    if status is None:
+        # No answer (a timeout, a broken connection): the provider may have taken it.
+        return TransientSendError("api-no-response", ambiguous=True)
+    if status == 429 or status >= 500:
+        return TransientSendError(f"api-{status}")
+    return PermanentSendError(f"api-{status}")
+
+
+def _email_provider_id(email: EmailMessage, message: Outgoing) -> str:
+    status = getattr(email, "anymail_status", None)
+    if status is not None and status.message_id is not None:
+        return str(status.message_id)
+    return email.extra_headers.get("Message-ID", "") or f"email-{message.reference}"
 
 
 def lookup_email(message: Outgoing) -> Lookup:
-    """SMTP cannot say whether a message went out; a backend may (`lookup_reference`)."""
+    """SMTP cannot say whether a message went out; a backend may (`lookup_reference`).
+
+    A backend whose provider de-duplicates by the reference (`idempotency_window_seconds`)
+    makes a re-send safe while the first attempt is inside that window; the row's
+    creation (`attempted_since`) is the earliest that attempt can have been, so the test
+    errs towards counting a possible duplicate.
+    """
     connection = get_connection()
     lookup = getattr(connection, "lookup_reference", None)
-    if lookup is None:
-        return UNKNOWN
-    found = lookup(message.reference)
-    if found is None:
-        return UNKNOWN
-    return Lookup(LookupState.SENT) if found else Lookup(LookupState.NOT_SENT)
+    found = lookup(message.reference) if lookup is not None else None
+    if found is not None:
+        return Lookup(LookupState.SENT) if found else Lookup(LookupState.NOT_SENT)
+    window = getattr(connection, "idempotency_window_seconds", None)
+    since = message.attempted_since
+    if window and since is not None and timezone.now() - since < dt.timedelta(seconds=window):
+        return Lookup(LookupState.DEDUPLICATED)
+    return UNKNOWN

@@ -373,6 +373,9 @@ def _lookup_before_resend(
         # The provider cannot tell: a second copy is better than none. Counted.
         updates["possible_duplicates"] = F("possible_duplicates") + 1
         logger.warning("notification %s re-sent without proof of the first copy", pk)
+    elif found.state == LookupState.DEDUPLICATED:
+        # The provider drops the second request (same idempotency key): not a duplicate.
+        logger.info("notification %s re-sent under its idempotency key", pk)
     # Only while the claim is ours: if the lookup outlived the lease, someone else owns it.
     if not Notification.objects.filter(
         pk=pk, claimed_at=lease, status=NotificationStatus.SENDING

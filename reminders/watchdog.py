@@ -90,7 +90,7 @@ def _announce_outage(
         result.messages_created = notifications_insert(drafts, now=now)
     result.event, result.outage_number = "announced", state.outage_number
     logger.error(
-        "watchdog: no sweep since %s; outage %s announced to %s contacts",
+        "watchdog: no sweep since %s; outage %s announced (%s messages)",
         since.isoformat(),
         state.outage_number,
         result.messages_created,

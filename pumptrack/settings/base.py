@@ -248,6 +248,22 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="pumptrack@localhost")
+# Email through a provider's HTTP API (django-anymail; README "Channels"): the backend is
+# EMAIL_BACKEND, e.g. reminders.email_backends.ResendEmailBackend or BrevoEmailBackend
+# (the outbox reference becomes the provider's idempotency key) or any anymail backend
+# (the reference as metadata only). The provider's key comes from ANYMAIL_<SETTING>.
+ANYMAIL = {
+    name: env(f"ANYMAIL_{name}")
+    for name in (
+        "RESEND_API_KEY",
+        "BREVO_API_KEY",
+        "POSTMARK_SERVER_TOKEN",
+        "SENDGRID_API_KEY",
+        "MAILGUN_API_KEY",
+        "MAILGUN_SENDER_DOMAIN",
+    )
+    if env(f"ANYMAIL_{name}", default="")
+}
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,8 @@ _NOT_DELIVERING = {
     "django.core.mail.backends.locmem.EmailBackend",
     "django.core.mail.backends.dummy.EmailBackend",
     "django.core.mail.backends.filebased.EmailBackend",
+    "anymail.backends.test.EmailBackend",
+    "anymail.backends.console.EmailBackend",
 }
 if EMAIL_BACKEND in _NOT_DELIVERING or EMAIL_BACKEND.startswith("tests."):
     raise ImproperlyConfigured(

@@ -201,6 +201,31 @@ class PostgresDatabases:
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{urlparse(url).path[1:]}" WITH (FORCE)')
 
+    def outage(self, url: str, *, seconds: float) -> None:
+        """The database goes away for `seconds`, as in a restart, for this database only.
+
+        Every connection to it is terminated and new ones are refused (ALLOW_CONNECTIONS
+        false) until the end; the clients see what a restart shows them (OperationalError
+        on open connections and on connecting). The shared server itself is never
+        restarted: other people's databases on it stay up.
+        """
+        database = urlparse(url).path[1:]
+        with self._admin() as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            try:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    # Again and again: a connection opened in the instant before the
+                    # ALTER took effect is terminated too.
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()",
+                        [database],
+                    )
+                    time.sleep(0.5)
+            finally:
+                admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
     def counts(self, url: str) -> dict[str, int]:
         import psycopg
 
@@ -250,8 +275,11 @@ class Stack:
         self.email_path = directory / "email.jsonl"
         self.faults_path = directory / "faults.json"
         self.faults_path.write_text("{}")
+        self.ready_dir = directory / "ready"
+        self.launched_at: dict[int, float] = {}  # worker pid -> time.time() of its launch
         self.workers: dict[str, subprocess.Popen] = {}
         self.beats: list[subprocess.Popen] = []
+        self.watchdogs: list[subprocess.Popen] = []
         self.log = (directory / "processes.log").open("ab")
         self.worker_starts = 0
 
@@ -268,6 +296,7 @@ class Stack:
                 "REMINDERS_SMS_OUTBOX_PATH": str(self.sms_path),
                 "REMINDERS_EMAIL_LEDGER_PATH": str(self.email_path),
                 "REMINDERS_FAULTS_PATH": str(self.faults_path),
+                "PUMPTRACK_IT_READY_DIR": str(self.ready_dir),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -323,6 +352,20 @@ class Stack:
             stdout=self.log,
             stderr=self.log,
         )
+        self.launched_at[self.workers[name].pid] = time.time()
+
+    def ready_since(self, name: str) -> float | None:
+        """When the worker's current process was ready to work (time.time()), if it is."""
+        marker = self.ready_dir / str(self.workers[name].pid)
+        try:
+            return float(marker.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop_processes(self) -> None:
+        self.stop_beats()
+        for name in list(self.workers):
+            self.kill_worker(name)
 
     def kill_worker(self, name: str = "w1") -> None:
         process = self.workers[name]
@@ -369,7 +412,22 @@ class Stack:
                 beat.wait()
         self.beats.clear()
 
+    def start_watchdog(self) -> subprocess.Popen:
+        watchdog = subprocess.Popen(
+            [PYTHON, "manage.py", "watchdog"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        self.watchdogs.append(watchdog)
+        return watchdog
+
     def stop(self) -> None:
+        for watchdog in self.watchdogs:
+            if watchdog.poll() is None:
+                watchdog.kill()
+                watchdog.wait()
         self.stop_beats()
         for name in list(self.workers):
             self.kill_worker(name)

@@ -4,6 +4,7 @@
     python tests/integration/driver.py populate-downtime --n 300
     python tests/integration/driver.py sweep
     python tests/integration/driver.py report
+    python tests/integration/driver.py contact    # an escalation contact (watchdog drill)
 
 Data is written in bulk (a 5,000-patient clinic in seconds); the reminder plans
 are then created by the same reconcile step production uses for imported rows.
@@ -166,6 +167,33 @@ def populate_downtime(n: int) -> dict:
     }
 
 
+def contact() -> dict:
+    """A clinic and its escalation contact (an invented manager with email and phone)."""
+    from accounts.models import Membership, Role, User
+
+    clinic = _clinic(timezone.now())
+    user = User.objects.create(
+        username=f"watch{clinic.pk}",
+        first_name="Wanda",
+        last_name="Watchperson",
+        email=f"watch{clinic.pk}@example.org",
+        phone="+12025559900",
+    )
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    Membership.objects.create(
+        user=user, clinic=clinic, role=Role.MANAGER, receives_escalations=True
+    )
+    return {"clinic": clinic.pk, "email": user.email, "phone": str(user.phone)}
+
+
+def last_sweep() -> dict:
+    row = SweepHeartbeat.objects.filter(ok=True).order_by("-finished_at").first()
+    if row is None:
+        return {"started_at": None, "finished_at": None}
+    return {"started_at": row.started_at.isoformat(), "finished_at": row.finished_at.isoformat()}
+
+
 def report() -> dict:
     rows = list(
         Notification.objects.values_list(
@@ -206,6 +234,10 @@ def main() -> None:
         result = sweep_report.as_dict()
     elif args.command == "report":
         result = report()
+    elif args.command == "contact":
+        result = contact()
+    elif args.command == "last-sweep":
+        result = last_sweep()
     else:
         raise SystemExit(f"unknown command {args.command}")
     json.dump(result, sys.stdout, default=str)

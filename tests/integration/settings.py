@@ -6,6 +6,12 @@ ledger and fault-plan paths and short timings. Texts and emails go to JSON-lines
 ledgers so the test counts what was actually delivered, across processes.
 """
 
+import os
+import time
+from pathlib import Path
+
+from celery.signals import worker_ready
+
 from pumptrack.settings.test import *  # noqa: F403
 from pumptrack.settings.test import (
     CELERY_BEAT_SCHEDULE,
@@ -44,3 +50,13 @@ CELERY_BEAT_SCHEDULE["reminders-sweep"]["options"] = {
     "expire_seconds": max(REMINDERS["SWEEP_INTERVAL_SECONDS"] * 5, 5)
 }
 LOGGING["root"]["level"] = env("LOG_LEVEL", default="WARNING")
+
+
+@worker_ready.connect
+def _mark_ready(**kwargs) -> None:
+    """The full drill kills a worker 30 s after it is ready to work (not after its launch:
+    a worker takes many seconds to start on a loaded machine): say when, by pid."""
+    directory = os.environ.get("PUMPTRACK_IT_READY_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        Path(directory, str(os.getpid())).write_text(str(time.time()))

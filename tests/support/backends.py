@@ -11,6 +11,8 @@ it (`<plan>.state`) under a file lock, so they survive a worker killed with -9:
       "sms_transient": 40,                       # the first 40 SMS calls fail ...
       "sms_transient_kinds": ["timeout", "429", "503"],   # ... cycling through these
       "sms_permanent_numbers": ["+16175550199"], # these numbers always fail permanently
+      "sms_failure_rate": 0.2,                   # or: each SMS call fails with this chance
+      "email_failure_rate": 0.2,                 #   (and each email: an SMTP 451)
       "die_after_sms_sends": [120],              # SIGKILL this process right after the
       "die_after_email_sends": [60]              #   Nth send, before the outbox commit
     }
@@ -24,9 +26,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import random
 import signal
+import smtplib
 from pathlib import Path
 
+from anymail.backends.test import EmailBackend as AnymailTestEmailBackend
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
@@ -84,6 +89,12 @@ def _maybe_die(counter: str, plan_key: str, plan: dict) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _fail_transiently(kind: str) -> None:
+    if kind == "timeout":
+        raise TransientSendError("fault-timeout", ambiguous=True)
+    raise TransientSendError(f"fault-{kind}")
+
+
 class FlakySmsBackend(FileSmsBackend):
     """FileSmsBackend that fails as the fault plan says."""
 
@@ -92,14 +103,14 @@ class FlakySmsBackend(FileSmsBackend):
         if message.to in plan.get("sms_permanent_numbers", []):
             raise PermanentSendError("fault-invalid-number")
         budget = int(plan.get("sms_transient", 0))
+        kinds = plan.get("sms_transient_kinds") or ["503"]
         if budget:
             call = _bump("sms_calls")
             if call <= budget:
-                kinds = plan.get("sms_transient_kinds") or ["503"]
-                kind = kinds[(call - 1) % len(kinds)]
-                if kind == "timeout":
-                    raise TransientSendError("fault-timeout", ambiguous=True)
-                raise TransientSendError(f"fault-{kind}")
+                _fail_transiently(kinds[(call - 1) % len(kinds)])
+        # A provider that fails a share of all calls, for as long as the drill runs.
+        if random.random() < float(plan.get("sms_failure_rate", 0)):
+            _fail_transiently(random.choice(kinds))
         result = super().send(message, timeout=timeout)
         _maybe_die("sms_sent", "die_after_sms_sends", plan)
         return result
@@ -119,6 +130,9 @@ class LedgerEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages) -> int:
         plan = _plan()
         for message in email_messages:
+            if random.random() < float(plan.get("email_failure_rate", 0)):
+                # The server refused it for now (nothing handed over): retried later.
+                raise smtplib.SMTPResponseException(451, b"fault: try again later")
             _append_line(
                 self.path,
                 {
@@ -131,3 +145,10 @@ class LedgerEmailBackend(BaseEmailBackend):
             )
             _maybe_die("email_sent", "die_after_email_sends", plan)
         return len(email_messages)
+
+
+class IdempotentTestEmailBackend(AnymailTestEmailBackend):
+    """anymail's test backend (no network) standing for a provider that de-duplicates by
+    the outbox reference for 15 minutes, as reminders.email_backends.BrevoEmailBackend."""
+
+    idempotency_window_seconds = 15 * 60
