@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.timesince import timesince
 
 from patients.phones import phone_text
 from refills.models import RiskTier
@@ -146,3 +147,14 @@ def reason_text(reason) -> str:
     if isinstance(reason, dict):
         return str(reason.get("text") or reason.get("code") or "")
     return str(reason)
+
+
+@register.filter
+def ago(value, now=None) -> str:
+    """'just now', '1 minute ago', '3 hours, 5 minutes ago': never '0 minutes ago'."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    now = now or timezone.now()
+    if now - value < dt.timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, now)} ago"

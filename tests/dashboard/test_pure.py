@@ -82,7 +82,7 @@ def test_weekend_refill_by_moves_to_the_friday_before():
     proposal = latest_safe_start(refill_by=sunday, now=now, zone=NY, hours=OFFICE)
     assert proposal.start.date() == dt.date(2025, 3, 14)
     assert not proposal.on_refill_by
-    assert "2 day(s) before" in proposal.note
+    assert "working day, 2 days before it." in proposal.note
 
 
 def test_refill_by_today_proposes_the_next_slot():
