@@ -164,7 +164,4 @@ def _note(day: dt.date, refill_by: dt.date) -> str:
         return "This is the refill-by date itself."
     days = (refill_by - day).days
     before = "the day before it" if days == 1 else f"{days} days before it"
-    return (
-        f"The refill-by date is not a clinic working day, so this is the working day, "
-        f"{before}."
-    )
+    return f"The refill-by date is not a clinic working day, so this is the working day, {before}."

@@ -13,10 +13,13 @@ each role gets a browser context carrying a fully signed-in (two-factor) session
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.architecture.test_reads_never_write import ROUTES, SKIPPED, demo_clinic  # noqa: F401
 from tests.conftest import verify_second_factor
@@ -151,6 +154,8 @@ def test_screenshots_of_the_main_pages_at_desktop_and_phone_widths(
             assert response.status == 200, (name, response.status)
             assert _scrolls_sideways(page) == 0, (name, label)
             page.screenshot(path=str(artifacts / f"fits-{name}-{label}.png"), full_page=True)
+        _check_impossible_refill_shows_no_dates(page, live_server, walk_clinic, artifacts, label)
+        _check_message_history_opens(page, live_server, artifacts, label)
         if label == "390":
             _check_phone_board_and_chart(page, live_server, walk_clinic)
         context.close()
@@ -180,3 +185,34 @@ def _check_phone_board_and_chart(page, live_server, rows):
     if refill_by.count():
         mark = refill_by.first.bounding_box()
         assert box["x"] <= mark["x"] <= box["x"] + box["width"]
+
+
+def _check_impossible_refill_shows_no_dates(page, live_server, rows, artifacts, label):
+    """25 mL into a 20 mL pump: the live preview says what to fix and shows no date."""
+    page.goto(f"{live_server.url}{reverse('dashboard:refill_create', args=[rows['patient'].pk])}")
+    page.fill("#id_actual_residual_ml", "14")
+    page.fill("#id_lot_number", "LOT-42")
+    page.fill("#id_lot_expiry", (timezone.localdate() + dt.timedelta(days=365)).isoformat())
+    page.fill("#id_volume_added_ml", "25")
+    page.fill("#id_resulting_volume_ml", "25")
+    page.locator(".preview-no-dates").wait_for()
+    preview = page.locator("#refill-preview")
+    assert preview.locator(".preview-dates").count() == 0
+    assert "Fix before saving" in preview.inner_text()
+    # The debounced preview may post once more: let it finish before the next page (one
+    # SQLite test database behind a threaded live server answers one writer at a time).
+    page.wait_for_load_state("networkidle")
+    preview.screenshot(path=str(artifacts / f"fits-refill-preview-blocked-{label}.png"))
+    assert _scrolls_sideways(page) == 0
+
+
+def _check_message_history_opens(page, live_server, artifacts, label):
+    """A message's text is on the page; its history and references open under it."""
+    page.goto(f"{live_server.url}{reverse('reminders:messages')}")
+    first = page.locator(".message-detail").first
+    assert first.locator(".message-body").is_visible()
+    first.locator(".message-history summary").click()
+    assert first.locator(".message-events li").first.inner_text().startswith("Queued")
+    assert first.locator(".message-refs").is_visible()
+    first.screenshot(path=str(artifacts / f"fits-message-{label}.png"))
+    assert _scrolls_sideways(page) == 0
