@@ -76,6 +76,18 @@ def day_text(when: datetime | date, zone: tzinfo | None = None) -> str:
     return f"{_WEEKDAYS[when.weekday()]} {when.day} {_MONTHS[when.month - 1]} {when.year}"
 
 
+def centred_window(
+    now: datetime, *, earliest: datetime, latest: datetime
+) -> tuple[datetime, datetime]:
+    """A span with `now` in its middle that still holds `earliest` .. `latest`.
+
+    On a phone the chart is scaled to the screen's width, not scrolled: centring on
+    today keeps today, the refill-by date and the alarm line in view at once.
+    """
+    half = max(latest - now, now - earliest, timedelta(days=3))
+    return now - half, now + half
+
+
 def _num(value: float) -> str:
     return f"{value:.1f}"
 

@@ -13,6 +13,7 @@ import logging
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from accounts.access import can
@@ -20,6 +21,7 @@ from accounts.decorators import WHERE_ALLOWED, rows, staff_view
 from patients import services as patient_services
 from patients.models import Pump, PumpStatus
 from patients.reachability import NO_CONSENTED_CHANNEL, patient_is_reachable
+from pumptrack.dates import date_text
 from refills import services as refill_services
 
 from . import patient_forms as forms
@@ -335,7 +337,7 @@ def pump_explant(request, pump, allowed):
     """Removed and not replaced: bookings cancelled, reminders and alerts stop."""
     patient = pump.patient
     if pump.status != PumpStatus.ACTIVE:
-        when = f"{pump.explanted_on:%a %d %b %Y}"
+        when = f"{date_text(pump.explanted_on)}"
         messages.warning(request, f"This pump was already recorded as explanted on {when}.")
         return redirect("dashboard:patient", patient_id=patient.pk)
     today = clinic_today(patient.clinic)
@@ -360,7 +362,11 @@ def pump_explant(request, pump, allowed):
                     request.user.pk,
                     len(cancelled),
                 )
-                booked = f" {len(cancelled)} booked appointment(s) cancelled." if cancelled else ""
+                booked = (
+                    f" {len(cancelled)} booked appointment{pluralize(len(cancelled))} cancelled."
+                    if cancelled
+                    else ""
+                )
                 messages.warning(
                     request,
                     f"Pump SN {pump.serial_number} recorded as explanted and no longer tracked: "

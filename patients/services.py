@@ -17,6 +17,7 @@ from patients import signals
 from patients.fields import RegionTimeZoneField
 from patients.models import Caregiver, Channel, Clinic, Patient, Pump, PumpModel, PumpStatus
 from patients.validators import normalize_phone
+from pumptrack.dates import date_text
 
 
 def _normalized_phones(fields: dict) -> dict:
@@ -203,7 +204,7 @@ def pump_implant(
                 old=replaces,
                 new=pump,
                 by=by,
-                note=f"Pump replaced on {implanted_on:%d %b %Y} by SN {serial_number}",
+                note=f"Pump replaced on {date_text(implanted_on)} by SN {serial_number}",
             )
         signals.pump_implanted.send(sender=Pump, pump=pump)
     return pump
@@ -252,10 +253,10 @@ def pump_explant_without_replacement(*, pump: Pump, explanted_on: dt.date, reaso
         # Locked and read again, so two people explanting at once cannot both go ahead.
         current = Pump.objects.select_for_update().get(pk=pump.pk)
         if current.status != PumpStatus.ACTIVE:
-            when = f"{current.explanted_on:%a %d %b %Y}"
+            when = f"{date_text(current.explanted_on)}"
             raise ValidationError(f"This pump was already recorded as explanted on {when}.")
         _pump_explant(pump=pump, explanted_on=explanted_on, reason=reason)
-        note = f"Pump explanted on {explanted_on:%a %d %b %Y}, not replaced: {reason}"
+        note = f"Pump explanted on {date_text(explanted_on)}, not replaced: {reason}"
         responses = signals.pump_explanted_without_replacement.send(
             sender=Pump, pump=pump, by=by, note=note
         )

@@ -162,7 +162,6 @@ def latest_safe_start(
 def _note(day: dt.date, refill_by: dt.date) -> str:
     if day == refill_by:
         return "This is the refill-by date itself."
-    return (
-        f"The refill-by date is not a clinic working day, so this is the working day "
-        f"{(refill_by - day).days} day(s) before it."
-    )
+    days = (refill_by - day).days
+    before = "the day before it" if days == 1 else f"{days} days before it"
+    return f"The refill-by date is not a clinic working day, so this is the working day, {before}."

@@ -37,7 +37,7 @@ from reminders.channels import (
     send_email,
     sms_backend,
 )
-from reminders.models import Notification, NotificationStatus
+from reminders.models import Notification, NotificationEvent, NotificationStatus
 from reminders.outbox import notifications_insert
 from reminders.quiet import next_allowed
 from reminders.recheck import REPLACE, WITHDRAW, notification_recheck
@@ -54,10 +54,27 @@ class SendOutcome:
     retry_in: float | None = None
 
 
+def _event(pk: int, fields: dict) -> None:
+    """Append the status change just made to the message's history (its page shows it)."""
+    detail = fields.get("suppressed_reason") or fields.get("last_error") or ""
+    if not detail and fields.get("provider_status"):
+        detail = f"provider: {fields['provider_status']}"
+    NotificationEvent.objects.create(
+        notification_id=pk,
+        status=fields["status"],
+        at=fields.get("status_changed_at") or timezone.now(),
+        detail=str(detail)[:300],
+    )
+
+
 def _move(pk: int, from_status: str, **fields) -> bool:
     """Change the row only if it is still in `from_status`. True if this call won."""
     fields.setdefault("status_changed_at", timezone.now())
-    return bool(Notification.objects.filter(pk=pk, status=from_status).update(**fields))
+    with transaction.atomic():
+        won = bool(Notification.objects.filter(pk=pk, status=from_status).update(**fields))
+        if won:
+            _event(pk, fields)
+    return won
 
 
 def status_callback_url(notification: Notification) -> str:
@@ -280,20 +297,22 @@ def _store_revision(notification: Notification, check, *, now: dt.datetime) -> b
 
 def _claim(notification: Notification, *, address: str, now: dt.datetime) -> dt.datetime | None:
     """PENDING -> SENDING, one winner. Returns the lease (the claim's `claimed_at`)."""
-    claimed = Notification.objects.filter(
-        pk=notification.pk,
-        status=NotificationStatus.PENDING,
-        not_before__lte=now + EARLY_TOLERANCE,
-    ).update(
-        status=NotificationStatus.SENDING,
-        claimed_at=now,
-        claimed_by=claimer(),
-        attempts=F("attempts") + 1,
-        to_address=address,
-        status_changed_at=now,
-    )
-    if not claimed:
-        return None
+    with transaction.atomic():
+        claimed = Notification.objects.filter(
+            pk=notification.pk,
+            status=NotificationStatus.PENDING,
+            not_before__lte=now + EARLY_TOLERANCE,
+        ).update(
+            status=NotificationStatus.SENDING,
+            claimed_at=now,
+            claimed_by=claimer(),
+            attempts=F("attempts") + 1,
+            to_address=address,
+            status_changed_at=now,
+        )
+        if not claimed:
+            return None
+        _event(notification.pk, {"status": NotificationStatus.SENDING, "status_changed_at": now})
     notification.refresh_from_db(fields=["attempts", "needs_lookup", "to_address", "claimed_at"])
     return notification.claimed_at
 
@@ -306,13 +325,17 @@ def _settle(pk: int, lease: dt.datetime, **fields) -> bool:
     it again (a new lease), that process owns the row and looked the message up first.
     """
     fields.setdefault("status_changed_at", timezone.now())
-    return bool(
-        Notification.objects.filter(
-            pk=pk,
-            claimed_at=lease,
-            status__in=[NotificationStatus.SENDING, NotificationStatus.PENDING],
-        ).update(**fields)
-    )
+    with transaction.atomic():
+        done = bool(
+            Notification.objects.filter(
+                pk=pk,
+                claimed_at=lease,
+                status__in=[NotificationStatus.SENDING, NotificationStatus.PENDING],
+            ).update(**fields)
+        )
+        if done and "status" in fields:
+            _event(pk, fields)
+    return done
 
 
 def _send_claimed(notification: Notification, *, lease: dt.datetime, now: dt.datetime):
@@ -499,18 +522,23 @@ def _release(notification: Notification, *, now: dt.datetime) -> bool:
 
 
 def _release_claim(pk: int, claimed_at: dt.datetime | None, *, now: dt.datetime) -> bool:
-    return bool(
-        Notification.objects.filter(
-            pk=pk, status=NotificationStatus.SENDING, claimed_at=claimed_at
-        ).update(
-            status=NotificationStatus.PENDING,
-            needs_lookup=True,
-            not_before=now,
-            dispatched_at=None,
-            last_error=RECOVERED_ERROR,
-            status_changed_at=now,
+    fields = {
+        "status": NotificationStatus.PENDING,
+        "needs_lookup": True,
+        "not_before": now,
+        "dispatched_at": None,
+        "last_error": RECOVERED_ERROR,
+        "status_changed_at": now,
+    }
+    with transaction.atomic():
+        released = bool(
+            Notification.objects.filter(
+                pk=pk, status=NotificationStatus.SENDING, claimed_at=claimed_at
+            ).update(**fields)
         )
-    )
+        if released:
+            _event(pk, fields)
+    return released
 
 
 def notifications_recover(*, now: dt.datetime, limit: int = 500) -> int:
@@ -595,6 +623,16 @@ def notifications_dispatch(
 
 # --------------------------------------------------------------------------- provider callbacks
 
+
+def _provider_move(pk: int, from_statuses: list, **fields) -> bool:
+    """A provider's report moves the row (and its history) if it is in `from_statuses`."""
+    with transaction.atomic():
+        moved = bool(Notification.objects.filter(pk=pk, status__in=from_statuses).update(**fields))
+        if moved:
+            _event(pk, fields)
+    return moved
+
+
 PROVIDER_ACCEPTED = {"accepted", "queued", "sending", "sent", "scheduled"}
 PROVIDER_FAILED = {"failed", "undelivered"}
 CARRIER_OPT_OUT_CODES = {"21610"}
@@ -626,31 +664,44 @@ def notification_provider_status(
     Notification.objects.filter(pk=pk, provider_id="").update(provider_id=provider_id[:100])
     in_flight = [NotificationStatus.SENDING, NotificationStatus.SENT]
     if status == "delivered":
-        Notification.objects.filter(pk=pk, status__in=in_flight).update(
+        _provider_move(
+            pk,
+            in_flight,
             status=NotificationStatus.DELIVERED,
             sent_at=notification.sent_at or now,
             status_changed_at=now,
             needs_lookup=False,
+            provider_status=status,
         )
     elif status in PROVIDER_ACCEPTED:
-        Notification.objects.filter(pk=pk, status=NotificationStatus.SENDING).update(
-            status=NotificationStatus.SENT, sent_at=now, status_changed_at=now, needs_lookup=False
+        _provider_move(
+            pk,
+            [NotificationStatus.SENDING],
+            status=NotificationStatus.SENT,
+            sent_at=now,
+            status_changed_at=now,
+            needs_lookup=False,
+            provider_status=status,
         )
     elif status in PROVIDER_FAILED:
         error = f"provider-{status}-{error_code}" if error_code else f"provider-{status}"
         with transaction.atomic():
             if error_code in CARRIER_OPT_OUT_CODES:
-                Notification.objects.filter(
-                    pk=pk, status__in=[*in_flight, NotificationStatus.DELIVERED]
-                ).update(
+                _provider_move(
+                    pk,
+                    [*in_flight, NotificationStatus.DELIVERED],
                     status=NotificationStatus.SUPPRESSED,
                     suppressed_reason="The carrier reports the number opted out (STOP)",
                     last_error=error,
                     status_changed_at=now,
                 )
-            elif Notification.objects.filter(
-                pk=pk, status__in=[*in_flight, NotificationStatus.DELIVERED]
-            ).update(status=NotificationStatus.FAILED, last_error=error, status_changed_at=now):
+            elif _provider_move(
+                pk,
+                [*in_flight, NotificationStatus.DELIVERED],
+                status=NotificationStatus.FAILED,
+                last_error=error,
+                status_changed_at=now,
+            ):
                 from reminders.alerts import alert_raise_delivery_failed
 
                 notification.refresh_from_db()

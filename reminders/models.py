@@ -176,6 +176,27 @@ class Notification(models.Model):
         return "—"
 
 
+class NotificationEvent(models.Model):
+    """One change of a message's status, appended as it happens (the status history).
+
+    Written by reminders/delivery.py in the same statement group as the change itself;
+    "queued" is the row's own `created_at`, so creating a message costs no extra row.
+    """
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=NotificationStatus.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # Why, in a few words: the provider's report, the error, the reason it was not sent.
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["notification", "at"], name="notification_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id}: {self.status} at {self.at:%Y-%m-%d %H:%M}"
+
+
 class AlertKind(models.TextChoices):
     MISSED_APPOINTMENT = "missed-appointment", "Missed refill appointment"
     UNBOOKED_REFILL = "unbooked-refill", "No refill booked before the refill-by date"

@@ -54,6 +54,7 @@ def notifications_for_patient(*, patient_id: int, limit: int = 100) -> QuerySet[
     return (
         Notification.objects.filter(patient_id=patient_id)
         .select_related("caregiver", "staff_user", "patient")
+        .prefetch_related("events")
         .order_by("-created_at", "-id")[:limit]
     )
 
@@ -89,8 +90,10 @@ def outbox(
             rows = rows.filter(**{field: value})
     if problems:
         rows = rows.filter(PROBLEMS)
-    return rows.select_related("clinic", "patient", "caregiver", "staff_user").order_by(
-        "-created_at", "-id"
+    return (
+        rows.select_related("clinic", "patient", "caregiver", "staff_user")
+        .prefetch_related("events")
+        .order_by("-created_at", "-id")
     )
 
 

@@ -14,6 +14,7 @@ from patients.models import (
     Pump,
     PumpModel,
 )
+from pumptrack.dates import date_text
 from refills.policy import replacement_warning
 
 from ..form_choices import pump_models, serial_taken
@@ -95,7 +96,7 @@ class PumpImplantForm(forms.Form):
         if self.replaces is not None and day < self.replaces.implanted_on:
             raise ValidationError(
                 f"The replacement cannot be before the current pump's implant date "
-                f"({self.replaces.implanted_on:%a %d %b %Y})."
+                f"({date_text(self.replaces.implanted_on)})."
             )
         return day
 
@@ -224,6 +225,6 @@ class PumpExplantForm(forms.Form):
         if day < self.pump.implanted_on:
             raise ValidationError(
                 f"The explant date cannot be before the implant date "
-                f"({self.pump.implanted_on:%a %d %b %Y})."
+                f"({date_text(self.pump.implanted_on)})."
             )
         return day

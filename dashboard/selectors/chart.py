@@ -14,7 +14,7 @@ from refills.models import Appointment, PumpForecast, Refill
 from refills.policy import flow_accuracy_for
 from refills.selectors import current_fill
 
-from ..chart import Marker, ReservoirChart, ResidualMark, render_svg
+from ..chart import Marker, ReservoirChart, ResidualMark, centred_window, render_svg
 
 CHART_SAMPLES = 48
 CHART_MAX_DAYS = 220
@@ -41,8 +41,11 @@ def reservoir_chart(
     own = sorted((r for r in refills if r.pump_id == pump.pk), key=lambda r: r.performed_at)
     own = own[-CHART_REFILLS:]
     refill_by_at = _refill_by_at(forecast, zone)
-    start = min([fill.filled_at, *(r.performed_at for r in own)]) - dt.timedelta(days=3)
     end = _chart_end(fill.filled_at, forecast, refill_by_at, appointments, now=now)
+    # Today in the middle, the current fill and everything ahead in view; older refills
+    # only as far back as that reaches (the refill history table lists them all).
+    start, end = centred_window(now, earliest=fill.filled_at - dt.timedelta(days=3), latest=end)
+    own = [r for r in own if r.performed_at >= start]
     instants = _sample_instants(fill.filled_at, end, forecast)
     accuracy = flow_accuracy_for(pump.model)
     chart = ReservoirChart(

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.timesince import timesince
 
 from patients.phones import phone_text
 from refills.models import RiskTier
@@ -163,3 +164,14 @@ def distinct_reasons(reasons) -> list:
         seen.add(text)
         kept.append(reasons[index])
     return kept
+
+
+@register.filter
+def ago(value, now=None) -> str:
+    """'just now', '1 minute ago', '3 hours, 5 minutes ago': never '0 minutes ago'."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    now = now or timezone.now()
+    if now - value < dt.timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, now)} ago"

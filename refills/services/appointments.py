@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Pump, PumpStatus
+from pumptrack.dates import date_text
 from refills import validation as v
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.policy import policy_value
@@ -69,16 +70,16 @@ def _after_refill_by_message(stored: PumpForecast, limit: dt.date, *, now, clini
     set_by = f"set by the {stored.get_refill_by_reason_display().lower()}"
     if limit == stored.refill_by:
         return (
-            f"This is after the refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}). "
+            f"This is after the refill-by date ({date_text(stored.refill_by)}, {set_by}). "
             "The patient could run low before it. Choose an earlier date, or a physician "
             "must override."
         )
     soonest = earliest_slot(now=now, zone=clinic.tz, hours=hours)
     return (
-        f"The refill-by date ({stored.refill_by:%a %d %b %Y}, {set_by}) has passed or comes "
+        f"The refill-by date ({date_text(stored.refill_by)}, {set_by}) has passed or comes "
         f"before the clinic's next opening. Book the soonest visit: any day up to "
-        f"{limit:%a %d %b %Y} needs no override (the earliest slot is "
-        f"{soonest:%a %d %b %Y %H:%M}). A later date needs a physician's override."
+        f"{date_text(limit)} needs no override (the earliest slot is "
+        f"{date_text(soonest, 'D j M Y, H:i')}). A later date needs a physician's override."
     )
 
 

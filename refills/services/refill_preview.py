@@ -98,6 +98,11 @@ class RefillPreview:
     post_fill: PostFillCheck | None = None
 
     @property
+    def blocked(self) -> bool:
+        """The entry cannot be saved as it is: the preview shows what to fix, no dates."""
+        return any(f.blocks for f in self.findings)
+
+    @property
     def errors(self) -> list[v.Finding]:
         return [f for f in self.findings if f.blocks]
 
@@ -216,7 +221,9 @@ def refill_preview(*, pump: Pump, data: RefillInput, by=None) -> RefillPreview:
     return RefillPreview(
         findings=findings,
         reconciliation=reconciled.reconciliation,
-        forecast=projection,
+        # No dates for an entry that cannot be saved (25 mL in a 20 mL pump, a volume
+        # that does not add up): a nurse could copy a date from an impossible fill.
+        forecast=None if any(f.blocks for f in findings) else projection,
         previous_fill=previous_fill,
         new_fill=new_fill,
         daily_dose_mcg=dose,

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from refills.forecast import PostFillCheck
+from refills.validation.dates import day_text
 from refills.validation.findings import Finding, _error, _warning, fmt
 
 # Default of PUMPTRACK_POLICY FILL_TOLERANCE_ML (domain.md §7.2 #6, design choice): the
@@ -219,8 +220,8 @@ def check_lot(*, lot_number: str, lot_expiry: dt.date | None, refill_day: dt.dat
             _error(
                 "lot_expired",
                 "lot_expiry",
-                f"This lot expired on {lot_expiry:%a %d %b %Y}, before the refill date "
-                f"({refill_day:%a %d %b %Y}). Do not use it: fill from a lot that is in date.",
+                f"This lot expired on {day_text(lot_expiry)}, before the refill date "
+                f"({day_text(refill_day)}). Do not use it: fill from a lot that is in date.",
             )
         )
     return findings
@@ -346,8 +347,8 @@ def check_printed_alarm(
         _warning(
             "printed_alarm_mismatch",
             "printed_alarm_date",
-            f"The printout's alarm date ({printed:%a %d %b %Y}) differs from pumptrack's "
-            f"({computed:%a %d %b %Y}) by {abs(gap)} days. Check the concentration, volume, "
+            f"The printout's alarm date ({day_text(printed)}) differs from pumptrack's "
+            f"({day_text(computed)}) by {abs(gap)} days. Check the concentration, volume, "
             "alarm volume and rate units in both.",
         )
     ]

@@ -6,7 +6,10 @@ import sys
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from dashboard.chart import Marker, ReservoirChart, ResidualMark, render_svg
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dashboard.chart import Marker, ReservoirChart, ResidualMark, centred_window, render_svg
 from refills.scheduling import ClinicHours, latest_safe_start
 
 NY = ZoneInfo("America/New_York")
@@ -82,7 +85,7 @@ def test_weekend_refill_by_moves_to_the_friday_before():
     proposal = latest_safe_start(refill_by=sunday, now=now, zone=NY, hours=OFFICE)
     assert proposal.start.date() == dt.date(2025, 3, 14)
     assert not proposal.on_refill_by
-    assert "2 day(s) before" in proposal.note
+    assert "working day, 2 days before it." in proposal.note
 
 
 def test_refill_by_today_proposes_the_next_slot():
@@ -108,3 +111,16 @@ def test_day_filter_uses_the_clinic_zone_and_weekday():
     assert daytime(instant, NY) == "Mon 3 Mar 2025, 22:00"
     assert day(dt.date(2025, 3, 4)) == "Tue 4 Mar 2025"
     assert day(None) == "—"
+
+
+@given(
+    before=st.integers(min_value=0, max_value=400),
+    after=st.integers(min_value=0, max_value=400),
+)
+def test_the_chart_window_is_centred_on_today_and_holds_what_matters(before, after):
+    """Invariant (issue 12 #5): today is the middle, the fill and every date ahead inside."""
+    now = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
+    earliest, latest = now - dt.timedelta(days=before), now + dt.timedelta(days=after)
+    start, end = centred_window(now, earliest=earliest, latest=latest)
+    assert now - start == end - now
+    assert start <= earliest and latest <= end

@@ -41,7 +41,7 @@ def test_a_clinic_open_on_saturday_gets_a_saturday_proposal():
     assert proposal.start == at(MONDAY + days(12), 8)  # Saturday, opening time
     assert proposal.start.strftime("%A") == "Saturday"
     assert not proposal.on_refill_by and not proposal.late
-    assert "1 day(s) before" in proposal.note
+    assert "working day, the day before it." in proposal.note
 
 
 def test_a_clinic_closed_on_monday_proposes_the_saturday_before():

@@ -955,7 +955,7 @@ def test_bridge_bolus_not_needed_or_recorded_passes(call):
             ),
             "lot_expired",
             ERROR,
-            "expired on Sat 31 May 2025, before the refill date (Sun 01 Jun 2025)",
+            "expired on Sat 31 May 2025, before the refill date (Sun 1 Jun 2025)",
             "Do not use it",
         ),
     ],
@@ -1154,8 +1154,8 @@ def test_discrepancy_not_flagged_or_assessed_passes(flagged, assessment, action)
             ),
             "printed_alarm_mismatch",
             WARNING,
-            "The printout's alarm date (Wed 03 Sep 2025) differs from pumptrack's "
-            "(Mon 01 Sep 2025) by 2 days.",
+            "The printout's alarm date (Wed 3 Sep 2025) differs from pumptrack's "
+            "(Mon 1 Sep 2025) by 2 days.",
             "rate units",
         ),
         case(
