@@ -193,7 +193,8 @@ PUMPTRACK_ENROLMENT_CODE = {
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "accounts:login"
+# The sign-in page says "You are signed out" (accounts/sign_in.py).
+LOGOUT_REDIRECT_URL = "/accounts/login/?signed_out=1"
 
 # Longest free text (notes, reasons, assessments, message texts) a form or service accepts.
 PUMPTRACK_FREE_TEXT_MAX_CHARS = env.int("PUMPTRACK_FREE_TEXT_MAX_CHARS", default=4000)
