@@ -19,6 +19,24 @@ class TokenForm(forms.Form):
         return token
 
 
+class EnrolmentCodeForm(forms.Form):
+    """The one-time code emailed before a first authenticator is enrolled."""
+
+    code = forms.CharField(
+        label="6-digit code from the email",
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
+            raise forms.ValidationError("The code is the 6 digits in the email we sent you.")
+        return code
+
+
 class PasswordAgainForm(forms.Form):
     """The password once more, for a change to how this account signs in.
 

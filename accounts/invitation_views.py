@@ -134,6 +134,8 @@ def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error(None, exc.messages)
         else:
             auth_login(request, new_user, backend=_MODEL_BACKEND)
+            # The link came to this address: the mailbox is proven, no emailed code needed.
+            two_factor.remember_owner_proven(request, new_user)
             request.session[SIGN_UP_SESSION_KEY] = invitation.pk
             messages.info(
                 request, f"Your user name is {new_user.get_username()}: you sign in with it."

@@ -110,3 +110,27 @@ class StaffInvitation(models.Model):
             and self.withdrawn_at is None
             and self.expires_at > now
         )
+
+
+class EnrolmentCode(models.Model):
+    """A one-time code emailed to the account's address before its first authenticator
+    is enrolled (accounts/enrolment.py), so the password alone cannot enrol one.
+
+    Only an HMAC of the code is stored (keyed with SECRET_KEY and bound to a nonce kept
+    in the requesting session): a database reader learns nothing, and a code typed in
+    another session does not match.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrolment_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    failed_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Set when the code was accepted, or when a newer code of the same session replaced it.
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="enrolment_code_user_created")]
+
+    def __str__(self) -> str:
+        return f"Enrolment code {self.pk} of user {self.user_id}"

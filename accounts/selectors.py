@@ -78,3 +78,17 @@ def invitation_needs_sign_up(invitation: StaffInvitation) -> bool:
     if len(accounts) > 1:
         return False
     return account_needs_sign_up(accounts[0] if accounts else None)
+
+
+def role_summary(*, user: User) -> str:
+    """The user's role for the menu: "Nurse" when it is the same at every clinic, else
+    each clinic's ("Nurse at Harbour, Physician at Hilltop"); operators say so."""
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("clinic").order_by("clinic__name")
+    )
+    roles = {m.role for m in memberships}
+    if len(roles) == 1:
+        return memberships[0].get_role_display()
+    if memberships:
+        return ", ".join(f"{m.get_role_display()} at {m.clinic.name}" for m in memberships)
+    return "Platform operator" if user.is_superuser else ""

@@ -13,6 +13,7 @@ with it before anything else, whatever their role.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
@@ -102,3 +104,49 @@ def user_zone(user: User) -> ZoneInfo:
     """The zone of the user's (first) clinic, for times shown to them."""
     name = user.memberships.order_by("clinic_id").values_list("clinic__timezone", flat=True).first()
     return ZoneInfo(str(name or settings.PUMPTRACK_DEFAULT_CLINIC_TIMEZONE))
+
+
+# ------------------------------------------------------------------ proof of the mailbox
+#
+# A first authenticator is enrolled only by a session that proved it reaches the
+# account's mailbox (an emailed code, accounts/enrolment.py; or the invitation link the
+# account was just created through) or that was verified with a device of this account
+# moments ago (removing the last one). The proof is bound to the user and expires.
+
+OWNER_PROVEN_SESSION_KEY = "pumptrack_owner_proven"
+ENROLMENT_CODE_SESSION_KEY = "pumptrack_enrolment_code"
+
+
+def remember_owner_proven(request: HttpRequest, user: User) -> None:
+    minutes = settings.PUMPTRACK_ENROLMENT_CODE["PROOF_MINUTES"]
+    until = timezone.now() + dt.timedelta(minutes=minutes)
+    request.session[OWNER_PROVEN_SESSION_KEY] = {"user": user.pk, "until": until.timestamp()}
+    request.session.pop(ENROLMENT_CODE_SESSION_KEY, None)
+
+
+def owner_proven(request: HttpRequest) -> bool:
+    proof = request.session.get(OWNER_PROVEN_SESSION_KEY)
+    if not isinstance(proof, dict) or proof.get("user") != request.user.pk:
+        return False
+    return timezone.now().timestamp() < float(proof.get("until", 0))
+
+
+def forget_owner_proven(request: HttpRequest) -> None:
+    request.session.pop(OWNER_PROVEN_SESSION_KEY, None)
+    request.session.pop(ENROLMENT_CODE_SESSION_KEY, None)
+
+
+def remember_enrolment_code(request: HttpRequest, *, code_id: int, nonce: str) -> None:
+    request.session[ENROLMENT_CODE_SESSION_KEY] = {
+        "user": request.user.pk,
+        "id": code_id,
+        "nonce": nonce,
+    }
+
+
+def enrolment_code_in_session(request: HttpRequest) -> tuple[int | None, str]:
+    """The code row this session asked for and its nonce ((None, "") if none)."""
+    sent = request.session.get(ENROLMENT_CODE_SESSION_KEY)
+    if not isinstance(sent, dict) or sent.get("user") != request.user.pk:
+        return None, ""
+    return sent.get("id"), str(sent.get("nonce", ""))

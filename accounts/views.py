@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,8 +19,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import devices, selectors, services, two_factor
-from accounts.forms import DeviceAddForm, PasswordAgainForm, TokenForm
+from accounts import devices, enrolment, selectors, services, two_factor
+from accounts.forms import DeviceAddForm, EnrolmentCodeForm, PasswordAgainForm, TokenForm
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -86,6 +87,10 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     if adding and not user.is_verified():
         # A device already guards this account: prove it before anything else.
         return _to_verify(request)
+    if not adding and not two_factor.owner_proven(request):
+        # A first authenticator: the password alone must not be enough (it would let
+        # whoever knows it enrol their phone and lock the owner out), so the mailbox first.
+        return _prove_mailbox(request)
     key = two_factor.pending_key(request)
     form = DeviceAddForm(request.POST or None, request=request, needs_password=adding)
     if request.method == "POST" and form.is_valid():
@@ -100,6 +105,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             form.add_error("token", str(exc))
         else:
             two_factor.forget_pending_key(request)
+            two_factor.forget_owner_proven(request)
             if adding:
                 messages.success(request, f'"{device.name}" was added. We emailed you about it.')
                 return redirect("accounts:devices")
@@ -116,6 +122,82 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             "qr_code": two_factor.qr_code_data_uri(preview),
             "secret": two_factor.secret_for_manual_entry(preview),
             "required": two_factor.two_factor_required(user),
+            "next": _next_url(request),
+        },
+    )
+
+
+_CHECK_REFUSALS = {
+    enrolment.Check.EXPIRED: "That code has expired. Ask for a new one.",
+    enrolment.Check.SPENT: "That code no longer works (used, replaced or tried too often). "
+    "Ask for a new one.",
+}
+
+
+def _setup_url(request: HttpRequest) -> str:
+    return f"{reverse('accounts:otp_setup')}?{urlencode({'next': _next_url(request)})}"
+
+
+def _send_enrolment_code(request: HttpRequest) -> None:
+    code_id, _ = two_factor.enrolment_code_in_session(request)
+    try:
+        sent = enrolment.enrolment_code_send(
+            user=request.user, now=timezone.now(), replaces=code_id
+        )
+    except enrolment.EnrolmentCodeError as exc:
+        messages.error(request, str(exc))
+        return
+    two_factor.remember_enrolment_code(request, code_id=sent.code_id, nonce=sent.nonce)
+    minutes = settings.PUMPTRACK_ENROLMENT_CODE["MINUTES"]
+    messages.info(
+        request,
+        f"We emailed a 6-digit code to {enrolment.masked_address(request.user.email)}. "
+        f"It works for {minutes} minutes, in this browser only.",
+    )
+
+
+def _prove_mailbox(request: HttpRequest) -> HttpResponse:
+    """Step one of a first enrolment: a code emailed to the account's address.
+
+    POST action=send emails a code (then back here: a GET never sends); POST
+    action=check takes the code; once accepted the session may see the secret.
+    """
+    user = request.user
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = EnrolmentCodeForm(request.POST if action == "check" else None)
+    if action == "send":
+        _send_enrolment_code(request)
+        return redirect(_setup_url(request))
+    if action == "check" and form.is_valid():
+        code_id, nonce = two_factor.enrolment_code_in_session(request)
+        outcome, left = enrolment.enrolment_code_check(
+            user=user,
+            code_id=code_id,
+            nonce=nonce,
+            code=form.cleaned_data["code"],
+            now=timezone.now(),
+        )
+        if outcome is enrolment.Check.ACCEPTED:
+            two_factor.remember_owner_proven(request, user)
+            return redirect(_setup_url(request))
+        form.add_error(
+            "code",
+            _CHECK_REFUSALS.get(
+                outcome,
+                f"That code did not match. {left} tr{'y' if left == 1 else 'ies'} left.",
+            ),
+        )
+    code_id, _ = two_factor.enrolment_code_in_session(request)
+    return render(
+        request,
+        "accounts/otp_setup_email.html",
+        {
+            "form": form,
+            "sent": code_id is not None,
+            "address": enrolment.masked_address(user.email) if user.email else "",
+            "required": two_factor.two_factor_required(user),
+            # make run prints emails in its terminal: tell the demo user where to look.
+            "console_email": settings.EMAIL_BACKEND.endswith("console.EmailBackend"),
             "next": _next_url(request),
         },
     )
@@ -156,6 +238,9 @@ def device_remove(request: HttpRequest, device_id: int) -> HttpResponse:
         except TOTPDevice.DoesNotExist as exc:
             raise Http404("No such device") from exc
         if remaining == 0:
+            # This session was verified with a device of the account moments ago: that
+            # is proof enough to enrol the next one without an emailed code.
+            two_factor.remember_owner_proven(request, user)
             messages.warning(
                 request,
                 f'"{device.name}" was removed. You have no authenticator now: '

@@ -63,6 +63,7 @@ def pump_models() -> QuerySet[PumpModel]:
     return PumpModel.objects.order_by("manufacturer", "model_number")
 
 
-def serial_taken(*, model: PumpModel | None, serial: str) -> bool:
-    """A pump of this model with this serial number is already recorded."""
-    return Pump.objects.filter(model=model, serial_number=serial).exists()
+def serial_taken(*, clinic: Clinic, model: PumpModel | None, serial: str) -> bool:
+    """A pump of this model with this serial number is already recorded at this clinic
+    (only there: another clinic's pumps are not this clinic's to know about)."""
+    return Pump.objects.filter(clinic=clinic, model=model, serial_number=serial).exists()

@@ -229,7 +229,9 @@ def caregiver_remove(request, caregiver, allowed):
 def _pump_form_page(request, patient, *, replaces: Pump | None):
     today = clinic_today(patient.clinic)
     if request.method == "POST":
-        form = forms.PumpImplantForm(request.POST, today=today, replaces=replaces)
+        form = forms.PumpImplantForm(
+            request.POST, today=today, clinic=patient.clinic, replaces=replaces
+        )
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -263,7 +265,7 @@ def _pump_form_page(request, patient, *, replaces: Pump | None):
                 return redirect("dashboard:patient", patient_id=patient.pk)
         _not_saved(request, "The pump was not recorded")
     else:
-        form = forms.PumpImplantForm(today=today, replaces=replaces)
+        form = forms.PumpImplantForm(today=today, clinic=patient.clinic, replaces=replaces)
     return render(
         request,
         "dashboard/pump_form.html",

@@ -415,6 +415,13 @@ class PumpStatus(models.TextChoices):
 
 class Pump(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="pumps")
+    # The patient's clinic, copied when the pump is recorded (clean/save) so the database
+    # can hold a serial unique within a clinic: a serial recorded at another clinic is
+    # neither refused nor disclosed. A patient never changes clinic in pumptrack (the
+    # field is read-only everywhere); one who moves is registered at the new clinic.
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="pumps", editable=False
+    )
     model = models.ForeignKey(PumpModel, on_delete=models.PROTECT, related_name="pumps")
     serial_number = models.CharField(max_length=50)
     # Derived from serial_number on every save (patients/serials.py): the device advisory
@@ -461,7 +468,12 @@ class Pump(models.Model):
                 name="one_active_pump_per_patient",
             ),
             models.UniqueConstraint(
-                fields=["model", "serial_number"], name="pump_serial_unique_per_model"
+                fields=["clinic", "model", "serial_number"],
+                name="pump_serial_unique_per_clinic_and_model",
+                violation_error_message=(
+                    "A pump of this model with this serial number is already recorded at "
+                    "this clinic. Check the serial number on the implant card."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(alarm_volume_ml__gte=ALARM_VOLUME_MIN_ML)
@@ -479,6 +491,7 @@ class Pump(models.Model):
         return f"{self.model.name} {self.model.reservoir_capacity_ml} mL, SN {self.serial_number}"
 
     def save(self, *args, **kwargs):
+        self._copy_clinic()
         self.serial_sort_key = serial_sort_key(self.serial_number)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "serial_number" in update_fields:
@@ -513,10 +526,17 @@ class Pump(models.Model):
         # An empty alarm volume means "the model's default", filled before validation.
         if self.alarm_volume_ml is None and self.model_id:
             self.alarm_volume_ml = self.model.default_alarm_volume_ml
+        self._copy_clinic()
         super().clean_fields(exclude=exclude)
+
+    def _copy_clinic(self) -> None:
+        if self.patient_id and self.clinic_id is None:
+            self.clinic_id = self.patient.clinic_id
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        if self.patient_id and self.clinic_id != self.patient.clinic_id:
+            errors["patient"] = "A pump belongs to its patient's clinic."
         today = _clinic_today(self.patient.clinic_id if self.patient_id else None)
         if self.implanted_on and self.implanted_on > today:
             errors["implanted_on"] = "The implant date cannot be in the future."

@@ -48,6 +48,32 @@ def verify_second_factor(client, user):
     session.save()
 
 
+def mailed_enrolment_code(client, user) -> str:
+    """Ask for the enrolment code on the set-up page and read it from the user's mailbox
+    (Django's test outbox), as the account's owner would."""
+    import re
+
+    from django.core import mail
+    from django.test import TestCase
+    from django.urls import reverse
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(reverse("accounts:otp_setup"), {"action": "send"})
+    mailed = [m for m in mail.outbox if user.email in m.to and "set up two-factor" in m.subject]
+    last = mailed[-1]
+    return re.search(r"is: (\d{6})", last.body).group(1)
+
+
+def prove_mailbox(client, user):
+    """The emailed-code step before a first authenticator (accounts/enrolment.py)."""
+    from django.urls import reverse
+
+    code = mailed_enrolment_code(client, user)
+    response = client.post(reverse("accounts:otp_setup"), {"action": "check", "code": code})
+    assert response.status_code == 302, response.content[:500]
+    return response
+
+
 @pytest.fixture
 def as_user(client):
     def login(user):

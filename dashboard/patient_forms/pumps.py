@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from patients.models import (
     ALARM_VOLUME_MAX_ML,
     ALARM_VOLUME_MIN_ML,
+    Clinic,
     Pump,
     PumpModel,
 )
@@ -62,9 +63,12 @@ class PumpImplantForm(forms.Form):
     )
     alarm_volume_ml.widget.attrs["placeholder"] = "Model default"
 
-    def __init__(self, *args, today: dt.date, replaces: Pump | None = None, **kwargs):
+    def __init__(
+        self, *args, today: dt.date, clinic: Clinic, replaces: Pump | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.today = today
+        self.clinic = clinic
         self.replaces = replaces
         self.fields["model"].queryset = pump_models()
         if replaces is not None:
@@ -103,11 +107,18 @@ class PumpImplantForm(forms.Form):
     def clean(self):
         data = super().clean()
         model, serial = data.get("model"), data.get("serial_number")
-        if model is not None and serial and serial_taken(model=model, serial=serial):
+        # Within this clinic only: another clinic's pumps are neither a reason to refuse
+        # nor something to hint at.
+        if (
+            model is not None
+            and serial
+            and serial_taken(clinic=self.clinic, model=model, serial=serial)
+        ):
             self.add_error(
                 "serial_number",
                 f"A {model.name} {model.model_number} with serial number {serial} is "
-                "already recorded. Check the serial number on the implant card.",
+                "already recorded for a patient of this clinic. Check the serial number on "
+                "the implant card.",
             )
         return data
 

@@ -178,9 +178,23 @@ if PUMPTRACK_OTP_MAX_DELAY_SECONDS < OTP_TOTP_THROTTLE_FACTOR:
 # once per this many minutes per account.
 PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES = env.int("PUMPTRACK_OTP_NOTICE_INTERVAL_MINUTES", default=60)
 
+# Before a first authenticator is enrolled, a one-time code is emailed to the account's
+# address (accounts/enrolment.py): the password alone cannot enrol one and lock the owner
+# out. The code works for this many minutes, for this many tries, in the session that
+# asked for it; an account gets at most PER_HOUR codes an hour, one per COOLDOWN seconds.
+PUMPTRACK_ENROLMENT_CODE = {
+    "MINUTES": env.int("PUMPTRACK_ENROLMENT_CODE_MINUTES", default=10),
+    "ATTEMPTS": env.int("PUMPTRACK_ENROLMENT_CODE_ATTEMPTS", default=3),
+    "PER_HOUR": env.int("PUMPTRACK_ENROLMENT_CODE_PER_HOUR", default=5),
+    "COOLDOWN_SECONDS": env.int("PUMPTRACK_ENROLMENT_CODE_COOLDOWN_SECONDS", default=60),
+    # How long an accepted code lets this session see and confirm the new secret.
+    "PROOF_MINUTES": env.int("PUMPTRACK_ENROLMENT_PROOF_MINUTES", default=30),
+}
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "accounts:login"
+# The sign-in page says "You are signed out" (accounts/sign_in.py).
+LOGOUT_REDIRECT_URL = "/accounts/login/?signed_out=1"
 
 # Longest free text (notes, reasons, assessments, message texts) a form or service accepts.
 PUMPTRACK_FREE_TEXT_MAX_CHARS = env.int("PUMPTRACK_FREE_TEXT_MAX_CHARS", default=4000)

@@ -13,7 +13,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role
-from tests.conftest import verify_second_factor
+from tests.conftest import prove_mailbox, verify_second_factor
 from tests.factories import PatientFactory, staff
 
 PASSWORD = "correct horse battery"
@@ -92,6 +92,8 @@ def test_first_enrolment_without_a_device_still_works_and_is_emailed(
 ):
     manager = staff(clinic, Role.MANAGER)
     sign_in(client, manager)
+    prove_mailbox(client, manager)
+    mail.outbox.clear()
     page = client.get(reverse("accounts:otp_setup"))
     assert page.status_code == 200
     assert b'name="password"' not in page.content  # the sign-in just asked for it

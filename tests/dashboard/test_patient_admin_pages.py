@@ -412,11 +412,14 @@ def test_replacement_before_the_current_implant_is_refused(nurse_client, filled_
     assert filled_pump.status == PumpStatus.ACTIVE
 
 
-def test_duplicate_serial_is_refused_in_place(nurse_client, patient, other_pump):
+def test_duplicate_serial_is_refused_in_place(nurse_client, patient, clinic):
+    # Within the clinic (security finding: another clinic's serial is neither refused nor
+    # disclosed, tests/dashboard/test_pump_serial_per_clinic.py).
+    same_clinic = PumpFactory(patient=PatientFactory(clinic=clinic))
     url = reverse("dashboard:pump_create", args=[patient.pk])
-    data = _pump_data(model=other_pump.model_id, serial_number=other_pump.serial_number)
+    data = _pump_data(model=same_clinic.model_id, serial_number=same_clinic.serial_number)
     html = nurse_client.post(url, data).content.decode()
-    assert "already recorded" in _field_html(html, "serial_number")
+    assert "already recorded for a patient of this clinic" in _field_html(html, "serial_number")
     assert not patient.pumps.exists()
 
 

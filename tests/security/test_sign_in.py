@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
 from accounts.models import Role
+from tests.conftest import prove_mailbox
 from tests.factories import staff
 
 PASSWORD = "correct horse battery"
@@ -63,6 +64,11 @@ def test_physicians_and_managers_must_enrol_in_two_factor(client, clinic, role, 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:otp_setup"))
 
+    page = client.get(reverse("accounts:otp_setup"))
+    assert page.status_code == 200
+    # The password alone does not show the secret: the mailbox first.
+    assert b"data:image/svg+xml;base64," not in page.content
+    prove_mailbox(client, user)
     page = client.get(reverse("accounts:otp_setup"))
     assert page.status_code == 200
     assert b"data:image/svg+xml;base64," in page.content
