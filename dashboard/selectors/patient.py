@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from patients.models import Caregiver, Patient, Pump, PumpStatus
@@ -16,6 +17,7 @@ from refills.models import (
     AppointmentStatus,
     DosingMode,
     DrugProgram,
+    Override,
     PumpForecast,
     PumpReport,
     Refill,
@@ -25,6 +27,12 @@ from refills.policy import policy_value
 from refills.selectors import program_in_effect
 from refills.shown_dates import ShownDates, shown_dates
 from reminders import selectors as reminder_selectors
+
+# The reasons given to book outside hours, on a closed day, in a taken slot or after the
+# refill-by date, with who gave them: shown beside the appointment.
+_BOOKING_OVERRIDES = Prefetch(
+    "overrides", queryset=Override.objects.select_related("overridden_by").order_by("overridden_at")
+)
 
 
 @dataclass
@@ -130,6 +138,7 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
     appointments = list(
         Appointment.objects.filter(patient=patient)
         .select_related("booked_by")
+        .prefetch_related(_BOOKING_OVERRIDES)
         .order_by("-scheduled_start")[:60]
     )
     upcoming = sorted(
