@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from patients.models import Caregiver, Patient, Pump, PumpStatus
@@ -28,11 +27,20 @@ from refills.selectors import program_in_effect
 from refills.shown_dates import ShownDates, shown_dates
 from reminders import selectors as reminder_selectors
 
-# The reasons given to book outside hours, on a closed day, in a taken slot or after the
-# refill-by date, with who gave them: shown beside the appointment.
-_BOOKING_OVERRIDES = Prefetch(
-    "overrides", queryset=Override.objects.select_related("overridden_by").order_by("overridden_at")
-)
+
+def _attach_booking_overrides(patient: Patient, appointments: list[Appointment]) -> None:
+    """The reasons given to book outside hours, on a closed day, in a taken slot or after
+    the refill-by date, with who gave them, as ``booking_overrides`` on each appointment.
+    One query whether or not anything is booked, so the page's count does not move."""
+    by_appointment: dict[int, list[Override]] = {}
+    for override in (
+        Override.objects.filter(appointment__patient=patient)
+        .select_related("overridden_by")
+        .order_by("overridden_at")
+    ):
+        by_appointment.setdefault(override.appointment_id, []).append(override)
+    for appointment in appointments:
+        appointment.booking_overrides = by_appointment.get(appointment.pk, [])
 
 
 @dataclass
@@ -138,9 +146,9 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
     appointments = list(
         Appointment.objects.filter(patient=patient)
         .select_related("booked_by")
-        .prefetch_related(_BOOKING_OVERRIDES)
         .order_by("-scheduled_start")[:60]
     )
+    _attach_booking_overrides(patient, appointments)
     upcoming = sorted(
         (a for a in appointments if a.status == AppointmentStatus.SCHEDULED),
         key=lambda a: a.scheduled_start,
