@@ -479,3 +479,17 @@ def clinic_settings_update(*, clinic, by: User | None, **fields):
     if by is None or not can(by, "manage_clinic", clinic):
         raise PermissionDenied(f"Only a manager of {clinic} can change its settings.")
     return patient_services.clinic_settings_save(clinic=clinic, by=by, **fields)
+
+
+def clinic_closure_add(*, clinic, by: User | None, **fields):
+    """Record days the clinic is shut (patients.services.clinic_closure_add) as ``by``, who
+    must manage this clinic (checked here too, not only by the view)."""
+    if by is None or not can(by, "manage_clinic", clinic):
+        raise PermissionDenied(f"Only a manager of {clinic} can record closures.")
+    return patient_services.clinic_closure_add(clinic=clinic, by=by, **fields)
+
+
+def clinic_closure_remove(*, closure, by: User | None) -> None:
+    if by is None or not can(by, "manage_clinic", closure.clinic):
+        raise PermissionDenied(f"Only a manager of {closure.clinic} can remove closures.")
+    patient_services.clinic_closure_remove(closure=closure, by=by)

@@ -16,10 +16,16 @@ from accounts.models import Role
 from patients.forms import working_days_field
 from patients.models import Clinic
 
-from .forms.fields import TimeInput
+from .forms.fields import DateInput, TimeInput, sane_year
 from .patient_forms.common import PHONE_MAX_TYPED, add_service_errors, timezone_choices
 
-__all__ = ["ClinicSettingsForm", "InviteForm", "MembershipForm", "add_service_errors"]
+__all__ = [
+    "ClinicSettingsForm",
+    "ClosureForm",
+    "InviteForm",
+    "MembershipForm",
+    "add_service_errors",
+]
 
 
 def _help(name: str) -> str:
@@ -133,4 +139,41 @@ class InviteForm(MembershipForm):
             Row(Column("email", css_class="col-md-8")),
             Row(Column("role", css_class="col-md-6")),
             "receives_escalations",
+        )
+
+
+class ClosureForm(forms.Form):
+    """Days the clinic is shut: one day, or a range (patients.services.clinic_closure_add
+    checks the rest: order, length, overlap, not over already)."""
+
+    first_day = forms.DateField(
+        label="First day closed",
+        widget=DateInput(),
+        validators=[sane_year],
+        help_text="Clinic calendar.",
+    )
+    last_day = forms.DateField(
+        label="Last day closed",
+        widget=DateInput(),
+        validators=[sane_year],
+        required=False,
+        help_text="Leave empty for a single day.",
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=200,
+        help_text="Staff see it on the calendar and when booking (e.g. Public holiday).",
+        error_messages={"required": "Say why the clinic is closed (staff see it)."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(
+                Column("first_day", css_class="col-sm-6 col-md-4"),
+                Column("last_day", css_class="col-sm-6 col-md-4"),
+            ),
+            "reason",
         )

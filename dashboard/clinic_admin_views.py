@@ -11,10 +11,12 @@ in the audit trail.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -22,6 +24,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as staff_selectors
 from accounts import services as staff_services
 from accounts.decorators import CLINIC, WHERE_ALLOWED, Scope, staff_view
+from refills import selectors as diary
 
 from . import clinic_admin_forms as forms
 
@@ -46,6 +49,28 @@ class _Member(Scope):
 
 
 MEMBER = _Member()
+
+
+class _Closure(Scope):
+    """A closure of the clinic the URL names: the clinic through the gate (404), the
+    manager's role there (403), then one of its closures (another clinic's: 404)."""
+
+    def resolve(self, request, kwargs, action):
+        return CLINIC.resolve(request, kwargs, action)
+
+    def within(self, request, clinic, kwargs):
+        closure_id = kwargs.pop("closure_id")
+        closure = next(
+            (c for c in diary.clinic_closures(clinic=clinic) if c.pk == closure_id), None
+        )
+        if closure is None:
+            raise Http404("No such closure")
+        return clinic, closure
+
+
+CLOSURE = _Closure()
+# How far back the closures page lists closures that are over.
+CLOSURES_SHOWN_PAST = dt.timedelta(days=90)
 
 
 def _base_url(request) -> str:
@@ -201,3 +226,71 @@ def staff_two_factor_reset(request, member, allowed):
         "they were emailed a link to choose a new one, then set up two-factor sign-in again.",
     )
     return redirect("dashboard:staff_member", clinic_id=clinic.pk, membership_id=membership.pk)
+
+
+@staff_view("manage_clinic", scope=CLINIC)
+def clinic_closures(request, clinic, allowed):
+    today = timezone.localdate(timezone=clinic.tz)
+    if request.method == "POST":
+        form = forms.ClosureForm(request.POST)
+        if form.is_valid():
+            try:
+                closure = staff_services.clinic_closure_add(
+                    clinic=clinic, by=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                forms.add_service_errors(form, exc)
+            else:
+                logger.info(
+                    "closure %s added to clinic %s by user %s",
+                    closure.pk,
+                    clinic.pk,
+                    request.user.pk,
+                )
+                messages.success(request, f"The clinic is closed {closure.days_text}.")
+                _warn_booked(request, clinic, closure)
+                return redirect("dashboard:clinic_closures", clinic_id=clinic.pk)
+        messages.error(request, "The closure was not saved: see the messages below.")
+    else:
+        form = forms.ClosureForm()
+    closures = diary.clinic_closures(clinic=clinic, from_day=today - CLOSURES_SHOWN_PAST)
+    return render(
+        request,
+        "dashboard/clinic_admin/closures.html",
+        {
+            "clinic": clinic,
+            "form": form,
+            "closures": closures,
+            "today": today,
+            "here": "closures",
+        },
+    )
+
+
+def _warn_booked(request, clinic, closure) -> None:
+    """Appointments already booked on the days now closed are not moved silently: the
+    manager is told, and the calendar shows them on the closed days."""
+    booked = diary.scheduled_on_days(
+        clinic=clinic, first_day=closure.first_day, last_day=closure.last_day
+    )
+    if booked:
+        messages.warning(
+            request,
+            f"{booked} appointment(s) are booked on these days. They stay booked: ask a "
+            "scheduler to move them (the calendar shows them on the closed days).",
+        )
+
+
+@require_POST
+@staff_view("manage_clinic", scope=CLOSURE)
+def clinic_closure_remove(request, found, allowed):
+    clinic, closure = found
+    try:
+        staff_services.clinic_closure_remove(closure=closure, by=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        logger.info("closure %s removed by user %s", closure.pk, request.user.pk)
+        messages.success(request, f"The closure {closure.days_text} was removed.")
+    return redirect("dashboard:clinic_closures", clinic_id=clinic.pk)

@@ -101,6 +101,16 @@ urlpatterns = [
     path("clinic/<int:clinic_id>/", clinic_admin_views.clinic_settings, name="clinic_settings"),
     path("clinic/<int:clinic_id>/staff/", clinic_admin_views.clinic_staff, name="clinic_staff"),
     path(
+        "clinic/<int:clinic_id>/closures/",
+        clinic_admin_views.clinic_closures,
+        name="clinic_closures",
+    ),
+    path(
+        "clinic/<int:clinic_id>/closures/<int:closure_id>/remove/",
+        clinic_admin_views.clinic_closure_remove,
+        name="clinic_closure_remove",
+    ),
+    path(
         "clinic/<int:clinic_id>/staff/<int:membership_id>/",
         clinic_admin_views.staff_member,
         name="staff_member",

@@ -75,7 +75,8 @@ class HistoryBuilder:
         return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.tz)
 
     def _clinic_slot(self, day: dt.date) -> dt.datetime:
-        return self._at(day, self.rng.randint(8, 15), self.rng.choice([0, 30]))
+        # Inside the default opening hours (09:00 to 17:00): a booking outside needs a reason.
+        return self._at(day, self.rng.randint(9, 15), self.rng.choice([0, 30]))
 
     def _elapsed_days(self, profile: Profile, *, to_alarm: float, to_refill_by: int) -> float:
         """Days between the last refill and now that put the patient in the scenario."""

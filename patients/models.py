@@ -188,6 +188,64 @@ class Clinic(NormalizedPhonesMixin, models.Model):
             )
 
 
+# A closure longer than this is almost certainly a typo (a year typed wrong), and a
+# clinic shut for longer is not running refills: say so instead of saving it.
+CLOSURE_MAX_DAYS = 366
+
+
+class ClinicClosure(models.Model):
+    """Days a clinic is shut (public holidays, training days, a move), entered by its
+    managers: one day or a range, with the reason staff see. Bookings on these days need
+    a reason (refills/services/appointments.py) and no proposal falls on one
+    (refills/scheduling.py). Calendar days in the clinic's zone."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="closures")
+    first_day = models.DateField("first day closed")
+    last_day = models.DateField("last day closed", help_text="The same day for one day.")
+    reason = models.CharField(
+        max_length=200, help_text="Shown to staff on the calendar and when booking."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["first_day"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_day__lte=F("last_day")), name="closure_ends_after_it_starts"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="closure_has_reason"),
+        ]
+        indexes = [models.Index(fields=["clinic", "last_day"])]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} closed {self.days_text}: {self.reason}"
+
+    @property
+    def days_text(self) -> str:
+        if self.first_day == self.last_day:
+            return date_text(self.first_day)
+        return f"{date_text(self.first_day)} to {date_text(self.last_day)}"
+
+    def clean(self) -> None:
+        self.reason = (self.reason or "").strip()
+        if not self.reason:
+            raise ValidationError({"reason": "Say why the clinic is closed (staff see it)."})
+        if self.first_day and self.last_day:
+            if self.last_day < self.first_day:
+                raise ValidationError(
+                    {"last_day": "The last day closed cannot be before the first day."}
+                )
+            if (self.last_day - self.first_day).days >= CLOSURE_MAX_DAYS:
+                raise ValidationError(
+                    {"last_day": f"A closure can be at most {CLOSURE_MAX_DAYS} days long."}
+                )
+
+
 class PumpModel(models.Model):
     """A catalogue row per pump model: parameters are configuration, not constants."""
 

@@ -15,7 +15,16 @@ from django.utils import timezone
 
 from patients import signals
 from patients.fields import RegionTimeZoneField
-from patients.models import Caregiver, Channel, Clinic, Patient, Pump, PumpModel, PumpStatus
+from patients.models import (
+    Caregiver,
+    Channel,
+    Clinic,
+    ClinicClosure,
+    Patient,
+    Pump,
+    PumpModel,
+    PumpStatus,
+)
 from patients.validators import normalize_phone
 from pumptrack.dates import date_text
 
@@ -315,3 +324,60 @@ def clinic_settings_save(*, clinic: Clinic, by, **fields) -> Clinic:
             sender=Clinic, clinic=clinic, changed=frozenset(changed)
         )
     return clinic
+
+
+# --------------------------------------------------------------------------- closures
+
+
+def clinic_closure_add(
+    *, clinic: Clinic, by, first_day: dt.date, last_day: dt.date | None = None, reason: str
+) -> ClinicClosure:
+    """Record days the clinic is shut (one day when ``last_day`` is None).
+
+    Checks no role (accounts.services.clinic_closure_add does, as for the settings).
+    Refused: a closure that is over already (nothing to plan), one that overlaps a
+    closure already recorded (say it once: change that one instead). Recorded in the
+    closure's history with ``by``.
+    """
+    closure = ClinicClosure(
+        clinic=clinic,
+        first_day=first_day,
+        last_day=last_day or first_day,
+        reason=reason,
+        created_by=by,
+    )
+    closure.full_clean(exclude=["created_by"])
+    today = timezone.localdate(timezone=clinic.tz)
+    if closure.last_day < today:
+        raise ValidationError({"last_day": "These days have passed: nothing to plan around."})
+    with transaction.atomic():
+        # The clinic row is locked so two managers cannot add overlapping closures at once.
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        clash = (
+            ClinicClosure.objects.filter(
+                clinic=clinic, first_day__lte=closure.last_day, last_day__gte=closure.first_day
+            )
+            .order_by("first_day")
+            .first()
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "first_day": f"The clinic is already closed {clash.days_text} "
+                    f"({clash.reason}). Remove that closure first to change it."
+                }
+            )
+        closure._history_user = by
+        closure.save()
+    return closure
+
+
+def clinic_closure_remove(*, closure: ClinicClosure, by) -> None:
+    """Remove a closure that has not ended (the clinic opens on those days after all).
+    One that is over stays, as the record of why the clinic was shut."""
+    today = timezone.localdate(timezone=closure.clinic.tz)
+    if closure.last_day < today:
+        raise ValidationError("This closure is over; it stays on record.")
+    closure._history_user = by
+    with transaction.atomic():
+        closure.delete()

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from patients.models import Pump
+from patients.models import Clinic, ClinicClosure, Pump
 from refills.forecast import Fill, ProgramChange
 from refills.models import (
     Appointment,
@@ -22,6 +22,8 @@ from refills.models import (
     PumpReport,
     Refill,
 )
+from refills.policy import policy_value
+from refills.scheduling import Busy, ClinicHours, Closure, Diary, Proposals, propose_slots
 
 
 def program_in_effect(*, pump: Pump, at: dt.datetime) -> DrugProgram | None:
@@ -198,3 +200,109 @@ def outstanding_discrepancy(*, pump: Pump) -> Refill | None:
         if refill.expected_residual_ml is not None or refill.discrepancy_ml is not None:
             return None
     return None
+
+
+# --------------------------------------------------------------------------- the clinic's diary
+# What the booking rules (refills/scheduling.py, pure) need from the database: the clinic's
+# closures and the slots already taken. Services and pages call these, never the query.
+
+# The longest appointment a form accepts: a booking that started this long before a
+# window can still run into it.
+LONGEST_APPOINTMENT = dt.timedelta(minutes=480)
+
+
+def clinic_closures(*, clinic: Clinic, from_day: dt.date | None = None) -> list[ClinicClosure]:
+    """The clinic's closures, in date order; only those not over by ``from_day`` if given."""
+    closures = ClinicClosure.objects.filter(clinic=clinic).order_by("first_day")
+    if from_day is not None:
+        closures = closures.filter(last_day__gte=from_day)
+    return list(closures)
+
+
+def clinic_hours(*, clinic: Clinic, from_day: dt.date) -> ClinicHours:
+    """The clinic's working days, opening hours and its closures from ``from_day`` on."""
+    closures = tuple(
+        Closure(first_day=c.first_day, last_day=c.last_day, reason=c.reason)
+        for c in clinic_closures(clinic=clinic, from_day=from_day)
+    )
+    return ClinicHours.of(clinic, closures=closures)
+
+
+def occupied_slots(
+    *,
+    clinic: Clinic,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_appointment_id: int | None = None,
+) -> list[Busy]:
+    """Scheduled appointments of the clinic's patients that overlap [start, end), as
+    (start, end) instants: every kind counts, as each takes a room and a nurse."""
+    rows = Appointment.objects.filter(
+        patient__clinic=clinic,
+        status=AppointmentStatus.SCHEDULED,
+        scheduled_start__lt=end,
+        scheduled_start__gt=start - LONGEST_APPOINTMENT,
+    )
+    if exclude_appointment_id is not None:
+        rows = rows.exclude(pk=exclude_appointment_id)
+    taken = []
+    for begins, minutes in rows.values_list("scheduled_start", "duration_minutes"):
+        ends = begins + dt.timedelta(minutes=minutes)
+        if ends > start:
+            taken.append(Busy(begins, ends))
+    return taken
+
+
+def scheduled_on_days(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) -> int:
+    """How many scheduled appointments of the clinic fall on these days (clinic calendar)."""
+    zone = clinic.tz
+    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return Appointment.objects.filter(
+        patient__clinic=clinic,
+        status=AppointmentStatus.SCHEDULED,
+        scheduled_start__gte=start,
+        scheduled_start__lt=end,
+    ).count()
+
+
+def clinic_diary(
+    *,
+    clinic: Clinic,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_appointment_id: int | None = None,
+) -> Diary:
+    """The slots taken between ``start`` and ``end``, with the policy's capacity and visit
+    length (PUMPTRACK_POLICY BOOKING_CONCURRENT_APPOINTMENTS, APPOINTMENT_MINUTES)."""
+    return Diary(
+        taken=tuple(
+            occupied_slots(
+                clinic=clinic, start=start, end=end, exclude_appointment_id=exclude_appointment_id
+            )
+        ),
+        capacity=int(policy_value("BOOKING_CONCURRENT_APPOINTMENTS")),
+        minutes=int(policy_value("APPOINTMENT_MINUTES")),
+    )
+
+
+# How far past the refill-by date the proposal reads the diary: when nothing is free
+# before it, the earliest free slot after it is proposed instead.
+PROPOSAL_LOOKAHEAD = dt.timedelta(days=62)
+
+
+def refill_proposals(*, clinic: Clinic, refill_by: dt.date, now: dt.datetime) -> Proposals:
+    """The refill appointments to propose (refills.scheduling.propose_slots) for this
+    clinic's hours, closures and booked slots."""
+    zone = clinic.tz
+    today = now.astimezone(zone).date()
+    horizon = dt.datetime.combine(max(refill_by, today), dt.time.min, tzinfo=zone)
+    return propose_slots(
+        refill_by=refill_by,
+        now=now,
+        zone=zone,
+        hours=clinic_hours(clinic=clinic, from_day=today),
+        diary=clinic_diary(clinic=clinic, start=now, end=horizon + PROPOSAL_LOOKAHEAD),
+        buffer_days=int(policy_value("PROPOSAL_BUFFER_DAYS")),
+        earlier_count=int(policy_value("PROPOSAL_EARLIER_OPTIONS")),
+    )

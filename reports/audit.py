@@ -37,6 +37,7 @@ from pumptrack.history import changed_fields
 # (model label, path from a historical row to its clinic, and to its patient)
 TRACKED: tuple[tuple[str, str, str | None], ...] = (
     ("patients.Clinic", "id", None),
+    ("patients.ClinicClosure", "clinic", None),
     ("patients.Patient", "clinic", "id"),
     ("patients.Caregiver", "patient__clinic", "patient"),
     ("patients.Pump", "patient__clinic", "patient"),

@@ -18,6 +18,12 @@ class ClinicFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Test ITB Clinic {n}")
     timezone = "America/New_York"
     phone = "+16175550100"
+    # Open around the clock, every day: a test that books "now + N days" must not depend
+    # on the hour it runs at (a booking outside opening hours needs a reason). Tests of
+    # opening hours, closures and proposals set the clinic's own hours.
+    working_days = "0123456"
+    day_starts = dt.time(0, 0)
+    day_ends = dt.time(23, 59, 59, 999999)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

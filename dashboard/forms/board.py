@@ -9,6 +9,7 @@ from django import forms
 from refills.models import RiskTier
 
 from ..selectors import BOOKED_CHOICES, GROUPS
+from .fields import sane_year
 
 
 class BoardFilterForm(forms.Form):
@@ -29,6 +30,12 @@ class BoardFilterForm(forms.Form):
         label="Appointment", required=False, choices=[("", "Booked or not"), *BOOKED_CHOICES]
     )
 
+    # Set by the calendar's links (refills due in a week at one clinic); kept as hidden
+    # inputs so the other filters can be applied on top.
+    clinic = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    due_from = forms.DateField(required=False, widget=forms.HiddenInput, validators=[sane_year])
+    due_to = forms.DateField(required=False, widget=forms.HiddenInput, validators=[sane_year])
+
     def __init__(self, *args, pump_models, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pump_model"].choices = [("", "Any model")] + [
@@ -45,5 +52,8 @@ class BoardFilterForm(forms.Form):
                 Column("pump_model", css_class="col-6 col-md-3 col-lg-2"),
                 Column("booked", css_class="col-6 col-md-3 col-lg-2"),
                 css_class="g-2",
-            )
+            ),
+            "clinic",
+            "due_from",
+            "due_to",
         )

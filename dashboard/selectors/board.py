@@ -48,6 +48,7 @@ BOOKED_CHOICES = (
     ("in-time", "Booked before refill-by"),
     ("late", "Booked after refill-by"),
     ("none", "Not booked"),
+    ("not-in-time", "Not booked in time"),
 )
 
 
@@ -58,6 +59,10 @@ class BoardFilters:
     pump_model: int | None = None
     booked: str = ""
     q: str = ""
+    # The calendar's "refills due per week" links: one clinic, refill-by dates in a window.
+    clinic: int | None = None
+    due_from: dt.date | None = None
+    due_to: dt.date | None = None
 
 
 def _group_case(clinics: list[Clinic], now: dt.datetime) -> Case:
@@ -118,6 +123,14 @@ def board_queryset(
         qs = qs.filter(next_refill_appointment__isnull=False, booked_before_refill_by=False)
     elif filters.booked == "none":
         qs = qs.filter(next_refill_appointment__isnull=True)
+    elif filters.booked == "not-in-time":
+        qs = qs.filter(booked_before_refill_by=False)
+    if filters.clinic:
+        qs = qs.filter(pump__patient__clinic_id=filters.clinic)
+    if filters.due_from:
+        qs = qs.filter(refill_by__gte=filters.due_from)
+    if filters.due_to:
+        qs = qs.filter(refill_by__lte=filters.due_to)
     if filters.group:
         qs = qs.filter(due_group=filters.group)
     return qs.order_by(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 
 from accounts.access import scoped
 from accounts.models import User
@@ -13,6 +13,7 @@ from patients.models import Clinic, PumpStatus
 from refills.models import (
     Appointment,
     AppointmentStatus,
+    Override,
     PumpForecast,
 )
 
@@ -26,6 +27,9 @@ def appointments_between(
     return list(
         qs.exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "pump__model", "pump__forecast")
+        .prefetch_related(
+            Prefetch("overrides", queryset=Override.objects.select_related("overridden_by"))
+        )
         .order_by("scheduled_start")
     )
 
@@ -36,6 +40,12 @@ class WeekDue:
     end: dt.date
     due: int
     unbooked: int
+    # The first day counted: today in the current week (earlier days are "overdue").
+    first: dt.date | None = None
+
+    @property
+    def from_(self) -> dt.date:
+        return self.first or self.start
 
 
 def refills_due_by_week(
@@ -68,6 +78,7 @@ def refills_due_by_week(
             end=monday + dt.timedelta(weeks=week, days=6),
             due=totals[f"due_{week}"],
             unbooked=totals[f"unbooked_{week}"],
+            first=max(monday + dt.timedelta(weeks=week), today),
         )
         for week in range(weeks)
     ]

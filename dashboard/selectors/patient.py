@@ -17,6 +17,7 @@ from refills.models import (
     AppointmentStatus,
     DosingMode,
     DrugProgram,
+    Override,
     PumpForecast,
     PumpReport,
     Refill,
@@ -26,6 +27,21 @@ from refills.policy import policy_value
 from refills.selectors import program_in_effect
 from refills.shown_dates import ShownDates, shown_dates
 from reminders import selectors as reminder_selectors
+
+
+def _attach_booking_overrides(patient: Patient, appointments: list[Appointment]) -> None:
+    """The reasons given to book outside hours, on a closed day, in a taken slot or after
+    the refill-by date, with who gave them, as ``booking_overrides`` on each appointment.
+    One query whether or not anything is booked, so the page's count does not move."""
+    by_appointment: dict[int, list[Override]] = {}
+    for override in (
+        Override.objects.filter(appointment__patient=patient)
+        .select_related("overridden_by")
+        .order_by("overridden_at")
+    ):
+        by_appointment.setdefault(override.appointment_id, []).append(override)
+    for appointment in appointments:
+        appointment.booking_overrides = by_appointment.get(appointment.pk, [])
 
 
 @dataclass
@@ -135,6 +151,7 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         .select_related("booked_by")
         .order_by("-scheduled_start")[:60]
     )
+    _attach_booking_overrides(patient, appointments)
     upcoming = sorted(
         (a for a in appointments if a.status == AppointmentStatus.SCHEDULED),
         key=lambda a: a.scheduled_start,

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import staff_view
 from refills import services
 from refills.models import AppointmentKind, AppointmentStatus, RefillByReason
-from refills.scheduling import ClinicHours, latest_safe_start
+from refills.policy import policy_value
+from refills.selectors import refill_proposals
 
 from .. import forms
 from ..selectors.patient import stored_forecast
@@ -28,15 +29,16 @@ def appointment_create(request, patient, allowed):
     pump = _active_pump_or_404(patient)
     zone = patient.clinic.tz
     forecast = stored_forecast(pump)
-    initial = {"kind": AppointmentKind.REFILL, "duration_minutes": 30}
-    proposal = None
+    initial = {
+        "kind": AppointmentKind.REFILL,
+        "duration_minutes": policy_value("APPOINTMENT_MINUTES"),
+    }
+    proposals = proposal = None
     if forecast is not None and forecast.refill_by is not None:
-        proposal = latest_safe_start(
-            refill_by=forecast.refill_by,
-            now=timezone.now(),
-            zone=zone,
-            hours=ClinicHours.of(patient.clinic),
+        proposals = refill_proposals(
+            clinic=patient.clinic, refill_by=forecast.refill_by, now=timezone.now()
         )
+        proposal = proposals.latest
         initial.update(day=proposal.start.date(), time=proposal.start.time())
     for key in ("day", "time", "kind"):
         if request.GET.get(key):
@@ -82,6 +84,7 @@ def appointment_create(request, patient, allowed):
             "form": form,
             "forecast": forecast,
             "proposal": proposal,
+            "proposals": proposals,
             "tz": zone,
             "title": "Book an appointment",
             "refill_by_reasons": dict(RefillByReason.choices),

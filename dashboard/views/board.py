@@ -40,6 +40,9 @@ def board(request):
         pump_model=data.get("pump_model"),
         booked=data.get("booked") or "",
         q=(data.get("q") or "").strip(),
+        clinic=data.get("clinic"),
+        due_from=data.get("due_from"),
+        due_to=data.get("due_to"),
     )
     # The chips count every group under the other filters, so each count is what its link shows.
     any_group = board_queryset(request.user, replace(filters, group=""), clinics=clinics, now=now)

@@ -9,10 +9,28 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.decorators import WHERE_ALLOWED, staff_view
+from refills.selectors import clinic_hours
 
 from .. import forms
 from ..selectors.calendar import appointments_between, refills_due_by_week
 from ..selectors.clinics import clinic_today
+
+
+def _shown_days(by_day: dict, hours) -> list[tuple[dt.date, list, str]]:
+    """Each day with its appointments and why the clinic is shut ("" when open). A day the
+    clinic never works is left out unless something is booked on it (to be moved); a
+    closure is shown greyed with its reason."""
+    shown = []
+    for day, items in sorted(by_day.items()):
+        closure = hours.closure_on(day)
+        if closure is not None:
+            shown.append((day, items, f"Closed: {closure.reason}"))
+        elif not hours.works_on_weekday(day):
+            if items:
+                shown.append((day, items, "Closed: not a working day"))
+        else:
+            shown.append((day, items, ""))
+    return shown
 
 
 @staff_view("view_clinical", scope=WHERE_ALLOWED, refusal="You are not a member of any clinic.")
@@ -46,6 +64,7 @@ def calendar(request, clinics):
         )
     overdue, weeks = refills_due_by_week(request.user, clinic=clinic, today=today)
     step = dt.timedelta(days=days)
+    hours = clinic_hours(clinic=clinic, from_day=first)
     return render(
         request,
         "dashboard/calendar.html",
@@ -56,7 +75,7 @@ def calendar(request, clinics):
             "today": today,
             "day": day,
             "view": view_kind,
-            "days": sorted(by_day.items()),
+            "days": _shown_days(by_day, hours),
             "count": len(appointments),
             "previous": first - step,
             "next": first + step,

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import staff_view
 from refills import services
 from refills.models import Appointment, RefillByReason
-from refills.scheduling import ClinicHours, latest_safe_start
+from refills.policy import policy_value
+from refills.selectors import refill_proposals
 
 from .. import forms
 from ..selectors.patient import clock_change_notice, current_program, stored_forecast
@@ -119,13 +120,10 @@ def refill_preview(request, patient, allowed):
 def refill_saved(request, patient, allowed, refill_id: int):
     refill = patient_refill(request.user, patient, refill_id)
     forecast = stored_forecast(refill.pump)
-    proposal = None
+    proposals = None
     if forecast is not None and forecast.refill_by is not None:
-        proposal = latest_safe_start(
-            refill_by=forecast.refill_by,
-            now=timezone.now(),
-            zone=patient.clinic.tz,
-            hours=ClinicHours.of(patient.clinic),
+        proposals = refill_proposals(
+            clinic=patient.clinic, refill_by=forecast.refill_by, now=timezone.now()
         )
     return render(
         request,
@@ -134,7 +132,9 @@ def refill_saved(request, patient, allowed, refill_id: int):
             "patient": patient,
             "refill": refill,
             "forecast": forecast,
-            "proposal": proposal,
+            "proposal": proposals.latest if proposals else None,
+            "proposals": proposals,
+            "appointment_minutes": policy_value("APPOINTMENT_MINUTES"),
             "allowed": allowed,
             "tz": patient.clinic.tz,
             "refill_by_reasons": dict(RefillByReason.choices),

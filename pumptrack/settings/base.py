@@ -343,6 +343,20 @@ PUMPTRACK_POLICY = {
     # clinic cannot offer a slot by then (e.g. it has passed), up to its earliest slot and
     # this many working days after today (refills/scheduling.py).
     "BOOKING_GRACE_WORKING_DAYS": env.int("PUMPTRACK_BOOKING_GRACE_WORKING_DAYS", default=1),
+    # The clinic's diary (refills/scheduling.py). Appointments carry no nurse or room, so
+    # double booking is counted per clinic: a booking that overlaps this many scheduled
+    # appointments of the clinic needs a reason (1: one refill room, one nurse at a time).
+    "BOOKING_CONCURRENT_APPOINTMENTS": env.int(
+        "PUMPTRACK_BOOKING_CONCURRENT_APPOINTMENTS", default=1
+    ),
+    # The length of a refill visit the proposal looks for a free slot of (the booking
+    # form's default duration too).
+    "APPOINTMENT_MINUTES": env.int("PUMPTRACK_APPOINTMENT_MINUTES", default=30),
+    # After a refill the page proposes the latest safe slot and up to this many earlier
+    # free slots, each at least this many days before the refill-by date, so a missed
+    # visit can still be rebooked in time.
+    "PROPOSAL_BUFFER_DAYS": env.int("PUMPTRACK_PROPOSAL_BUFFER_DAYS", default=7),
+    "PROPOSAL_EARLIER_OPTIONS": env.int("PUMPTRACK_PROPOSAL_EARLIER_OPTIONS", default=3),
     # Withdrawal-risk tier and staff alert windows (domain §8): one value each, read by
     # refills.risk (the tier, through refills.policy.risk_policy) and reminders.alerts.
     # Days to the conservative alarm with nothing booked: HIGH; HIGH with a label risk

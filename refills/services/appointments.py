@@ -16,15 +16,28 @@ from pumptrack.dates import date_text
 from refills import validation as v
 from refills.models import Appointment, AppointmentKind, AppointmentStatus, PumpForecast, Refill
 from refills.policy import policy_value
-from refills.scheduling import ClinicHours, earliest_slot, latest_day_without_override
-from refills.selectors import stored_forecast
+from refills.scheduling import (
+    ClinicHours,
+    booking_concerns,
+    earliest_slot,
+    end_of,
+    latest_day_without_override,
+)
+from refills.selectors import clinic_diary, clinic_hours, stored_forecast
 from refills.services.common import _enforce, _record_overrides
 from refills.services.forecast import forecast_refresh
 
 
 def appointment_findings(
-    *, pump: Pump, kind: str, scheduled_start: dt.datetime, now: dt.datetime
+    *,
+    pump: Pump,
+    kind: str,
+    scheduled_start: dt.datetime,
+    now: dt.datetime,
+    duration_minutes: int = 30,
+    appointment_id: int | None = None,
 ) -> list[v.Finding]:
+    """Everything to say about booking (or moving ``appointment_id`` to) this time."""
     findings = []
     if scheduled_start < now - dt.timedelta(minutes=5):
         findings.append(
@@ -39,14 +52,23 @@ def appointment_findings(
         findings.append(
             v.Finding("pump_not_active", None, "This pump is explanted.", v.Severity.ERROR)
         )
+    clinic = pump.patient.clinic
+    hours = clinic_hours(
+        clinic=clinic, from_day=min(now, scheduled_start).astimezone(clinic.tz).date()
+    )
+    findings += _clinic_findings(
+        clinic=clinic,
+        hours=hours,
+        start=scheduled_start,
+        minutes=duration_minutes,
+        appointment_id=appointment_id,
+    )
     stored = stored_forecast(pump=pump)
     if kind == AppointmentKind.REFILL and stored and stored.refill_by:
-        clinic = pump.patient.clinic
         local_day = timezone.localtime(scheduled_start, clinic.tz).date()
         # Never stand between the patient and the soonest visit: when the clinic cannot
         # offer a slot by the refill-by date (it has passed, or the clinic is shut until
         # after it), its earliest slot, and the next working day, need no override.
-        hours = ClinicHours.of(clinic)
         limit = latest_day_without_override(
             refill_by=stored.refill_by,
             now=now,
@@ -64,6 +86,31 @@ def appointment_findings(
                 )
             )
     return findings
+
+
+def _clinic_findings(
+    *, clinic, hours: ClinicHours, start: dt.datetime, minutes: int, appointment_id
+) -> list[v.Finding]:
+    """Outside hours, a closed day or a slot already taken: a warning each, so the booking
+    needs a reason (kept as an Override on the appointment) and is never silent."""
+    diary = clinic_diary(
+        clinic=clinic,
+        start=start,
+        end=end_of(start, minutes),
+        exclude_appointment_id=appointment_id,
+    )
+    concerns = booking_concerns(
+        start=start,
+        minutes=minutes,
+        zone=clinic.tz,
+        hours=hours,
+        taken=diary.taken,
+        capacity=diary.capacity,
+    )
+    return [
+        v.Finding(concern.code, "scheduled_start", concern.message, v.Severity.WARNING)
+        for concern in concerns
+    ]
 
 
 def _after_refill_by_message(stored: PumpForecast, limit: dt.date, *, now, clinic, hours) -> str:
@@ -96,7 +143,11 @@ def appointment_book(
     if timezone.is_naive(scheduled_start):
         raise ValueError("scheduled_start must be timezone-aware")
     findings = appointment_findings(
-        pump=pump, kind=kind, scheduled_start=scheduled_start, now=timezone.now()
+        pump=pump,
+        kind=kind,
+        scheduled_start=scheduled_start,
+        now=timezone.now(),
+        duration_minutes=duration_minutes,
     )
     with transaction.atomic():
         overridden = _enforce(
@@ -130,6 +181,8 @@ def appointment_reschedule(
         kind=appointment.kind,
         scheduled_start=scheduled_start,
         now=timezone.now(),
+        duration_minutes=appointment.duration_minutes,
+        appointment_id=appointment.pk,
     )
     with transaction.atomic():
         overridden = _enforce(

@@ -1,6 +1,7 @@
 """Calendar day and week lists, refills due per week; the emergency card (HTML and PDF)."""
 
 import datetime as dt
+import re
 
 from django.urls import reverse
 from django.utils import timezone
@@ -36,8 +37,9 @@ def test_refills_due_per_week(nurse_client, filled_pump):
     refill_by = filled_pump.forecast.refill_by
     monday = refill_by - dt.timedelta(days=refill_by.weekday())
     row = rows.split(f"{monday:%a} {monday.day} {monday:%b %Y}")[1].split("</tr>")[0]
-    assert '<td class="text-end">1</td>' in row  # due that week
-    assert 'text-danger fw-semibold">1</td>' in row  # and not booked
+    # Due that week, and not booked: each count a link to those patients on the board.
+    assert re.search(r'<td class="text-end"><a class="due-link" href="[^"]+"[^>]*>1</a></td>', row)
+    assert re.search(r'fw-semibold"><a class="link-danger unbooked-link" [^>]*>1</a></td>', row)
 
 
 def test_calendar_hides_other_clinics(nurse_client, other_pump, nurse, filler):

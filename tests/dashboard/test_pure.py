@@ -85,7 +85,10 @@ def test_weekend_refill_by_moves_to_the_friday_before():
     proposal = latest_safe_start(refill_by=sunday, now=now, zone=NY, hours=OFFICE)
     assert proposal.start.date() == dt.date(2025, 3, 14)
     assert not proposal.on_refill_by
-    assert "working day, 2 days before it." in proposal.note
+    assert (
+        "This is 2 days before the refill-by date: the refill-by date is not a clinic working day."
+        in proposal.note
+    )
 
 
 def test_refill_by_today_proposes_the_next_slot():

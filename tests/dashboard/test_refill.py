@@ -107,6 +107,9 @@ def test_mg_per_ml_is_converted_and_saved(nurse_client, filled_pump, form_data):
 
 
 def test_saved_page_proposes_latest_safe_date_and_books_it(nurse_client, filled_pump, form_data):
+    clinic = filled_pump.patient.clinic
+    clinic.working_days, clinic.day_starts, clinic.day_ends = "01234", dt.time(9), dt.time(17)
+    clinic.save()
     response = nurse_client.post(_urls(filled_pump)[0], form_data, follow=True)
     html = response.content.decode()
     assert "Refill recorded" in html

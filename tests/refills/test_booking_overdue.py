@@ -221,7 +221,9 @@ def test_through_the_service_earliest_is_free_and_later_needs_a_physician(
     limit = latest_day_without_override(
         refill_by=today + dt.timedelta(days=refill_by_offset), now=now, zone=clinic.tz, hours=hours
     )
-    later = dt.datetime.combine(limit + dt.timedelta(days=1), hours.day_starts, tzinfo=clinic.tz)
+    # The first working day after the limit, at opening: an ordinary slot but for its date.
+    later_day = working_day_after(limit, 1, hours)
+    later = dt.datetime.combine(later_day, hours.day_starts, tzinfo=clinic.tz)
     findings = services.appointment_findings(
         pump=filled_pump, kind="refill", scheduled_start=later, now=now
     )

@@ -18,7 +18,8 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Membership, Role, StaffInvitation
-from patients.models import Caregiver, Clinic, Patient, Pump
+from patients.models import Caregiver, Clinic, ClinicClosure, Patient, Pump
+from patients.services import clinic_closure_add
 from refills import services
 from refills.models import Appointment, DrugProgram, PumpReport, Refill, ReportKind
 from reminders.models import Alert, MessageTemplate, Notification
@@ -66,8 +67,15 @@ def clinic_b(db):
         created_at=timezone.now(),
         expires_at=timezone.now() + dt.timedelta(days=3),
     )
+    closure = clinic_closure_add(
+        clinic=clinic,
+        by=b_manager,
+        first_day=timezone.localdate(timezone=clinic.tz) + dt.timedelta(days=20),
+        reason="Clinic B holiday",
+    )
     return {
         "clinic": clinic,
+        "closure": closure,
         "device": device,
         "invitation": invitation,
         "membership": Membership.objects.get(user=b_manager, clinic=clinic),
@@ -98,6 +106,7 @@ def b_rows(clinic: Clinic) -> dict[str, list[dict]]:
         Notification: {"clinic": clinic},
         MessageTemplate: {"clinic": clinic},
         StaffInvitation: {"clinic": clinic},
+        ClinicClosure: {"clinic": clinic},
     }
     rows = {
         m.__name__: list(m.objects.filter(**f).order_by("pk").values()) for m, f in scoped.items()
@@ -159,6 +168,7 @@ def fill(route: str, name: str | None, b) -> str:
         "alert_id": b["alert"].pk,
         "clinic_id": b["clinic"].pk,
         "membership_id": b["membership"].pk,
+        "closure_id": b["closure"].pk,
         "device_id": b["device"].pk,
         "invitation_id": b["invitation"].pk,
         "answer": "accept",

@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Role
+from patients.services import clinic_closure_add
 from refills import services
 from refills.models import PumpReport, ReportKind
 from refills.risk import Tier
@@ -89,6 +90,12 @@ def seeded(clinic, physician):
         "caregiver_id": caregiver.pk,
         "alert_id": Alert.objects.filter(patient=first).first().pk,
         "clinic_id": clinic.pk,
+        "closure_id": clinic_closure_add(
+            clinic=clinic,
+            by=physician,
+            first_day=timezone.localdate(timezone=clinic.tz) + dt.timedelta(days=20),
+            reason="Walk holiday",
+        ).pk,
         "kind": "appointment-reminder",
         "channel": "sms",
     }
