@@ -13,7 +13,10 @@ def test_a_manager_sets_the_refill_slots_and_capacity_follows(client, as_user, c
     as_user(staff(clinic, Role.MANAGER))
     page = client.get(settings_url(clinic)).content.decode()
     assert 'name="refill_slots_per_day"' in page
-    response = client.post(settings_url(clinic), settings_post(clinic, refill_slots_per_day=3))
+    response = client.post(
+        settings_url(clinic),
+        settings_post(clinic, refill_slots_per_day=3, working_days=list("01234")),
+    )
     assert response.status_code == 302
     clinic.refresh_from_db()
     assert clinic.refill_slots_per_day == 3

@@ -76,7 +76,7 @@ def refill(pump, when, *, due_by=None, on_time=None, **extra) -> Refill:
 
 @pytest.fixture
 def world(db):
-    clinic = ClinicFactory(refill_slots_per_day=1)  # working days Mon-Fri by default
+    clinic = ClinicFactory(refill_slots_per_day=1, working_days="01234")  # Mon-Fri
     other = ClinicFactory()
     nurse = staff(clinic, Role.NURSE)
     a = PatientFactory(clinic=clinic, family_name="Ames", given_name="Ann", prior_withdrawal=True)
