@@ -208,12 +208,24 @@ def audit_page(*, flt: AuditFilter, tz: ZoneInfo, page_number=1, per_page=PAGE_S
     rows = matching_rows(flt)
     if rows is None:
         return AuditPage(entries=[], page=None, total=0)
-    page = Paginator(rows, per_page).get_page(page_number)
+    page = Paginator(rows, per_page).get_page(_page_number(page_number))
     return AuditPage(
         entries=describe(list(page.object_list), tz=tz),
         page=page,
         total=page.paginator.count,
     )
+
+
+def _page_number(value) -> int:
+    """The page asked for, page 1 for anything that is not a page (missing, text, zero or
+    negative): Django's get_page would send 0 and -1 to the last page, the oldest changes,
+    which reads as if the newest were missing. A number past the end still gives the
+    last page."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return max(number, 1)
 
 
 def iter_entries(*, flt: AuditFilter, tz: ZoneInfo, chunk: int = 500) -> Iterator[AuditEntry]:
