@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import staff_account_set_up
-from demo.history import HistoryBuilder, Profile
+from demo.history import HistoryBuilder, Profile, history_dated
 from demo.scenarios import (
     AREA_CODES,
     CAREGIVER_NAMES,
@@ -426,13 +426,18 @@ class _Builder(HistoryBuilder):
             )
             span = (start - earliest).days
             implanted = start - dt.timedelta(days=rng.randint(0, max(span, 0)))
-        return pump_implant(
-            patient=patient,
-            model=profile.model,
-            serial_number=f"DEMO{profile.index:04d}{rng.randint(100, 999)}",
-            implanted_on=implanted,
-            alarm_volume_ml=profile.alarm_volume_ml,
-        )
+        serial_number = f"DEMO{profile.index:04d}{rng.randint(100, 999)}"
+        # Entered at 07:00 on the history's first day, before its first program and fill
+        # (clinic slots start at 08:00), so the pump's audit trail starts where its
+        # back-dated history does.
+        with history_dated(self._at(start, 7)):
+            return pump_implant(
+                patient=patient,
+                model=profile.model,
+                serial_number=serial_number,
+                implanted_on=implanted,
+                alarm_volume_ml=profile.alarm_volume_ml,
+            )
 
     # ----------------------------------------------------------------- today
 

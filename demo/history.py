@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
+from simple_history.signals import pre_create_historical_record
 
 from demo.scenarios import ACCURACY, INTERVAL_DAYS, OVERRIDE_REASON
 from patients.models import Patient, Pump, PumpModel
@@ -30,6 +32,28 @@ from refills.models import (
 )
 from refills.selectors import current_fill
 from refills.services import ClinicalValidationError, ProgramInput, RefillInput
+
+_STAMP_UID = "demo.history.history_dated"
+
+
+@contextmanager
+def history_dated(moment: dt.datetime) -> Iterator[None]:
+    """Every audit-trail (simple-history) row written inside is dated `moment`, the
+    clinical time of the back-dated record, instead of the load time: an October filter
+    of the audit trail then finds October's demo refills. Demo only: the production
+    services stamp their history as always (this receiver exists only inside the block,
+    and the demo loader is a single-threaded command). Never nested; `moment` is always
+    in the past and later than the history written before it, so each record's versions
+    stay in order."""
+
+    def stamp(sender, history_instance, **kwargs) -> None:
+        history_instance.history_date = moment
+
+    pre_create_historical_record.connect(stamp, weak=False, dispatch_uid=_STAMP_UID)
+    try:
+        yield
+    finally:
+        pre_create_historical_record.disconnect(dispatch_uid=_STAMP_UID)
 
 
 @dataclass
@@ -221,15 +245,17 @@ class HistoryBuilder:
         )
         if missed_at is not None:
             # Recorded after the refill that answered it: recorded before, the refill
-            # would count as the missed visit's.
-            refill_services.appointment_record_past(
-                pump=pump,
-                by=self.scheduler,
-                scheduled_start=missed_at,
-                status=AppointmentStatus.MISSED,
-                status_changed_at=missed_at + dt.timedelta(hours=2),
-                notes="No-show; rebooked by phone.",
-            )
+            # would count as the missed visit's. Its history is dated just after that
+            # refill, when it was entered, so no record's versions go back in time.
+            with history_dated(refill.performed_at + dt.timedelta(minutes=1)):
+                refill_services.appointment_record_past(
+                    pump=pump,
+                    by=self.scheduler,
+                    scheduled_start=missed_at,
+                    status=AppointmentStatus.MISSED,
+                    status_changed_at=missed_at + dt.timedelta(hours=2),
+                    notes="No-show; rebooked by phone.",
+                )
         return refill.performed_at
 
     def _program_change(
@@ -264,6 +290,10 @@ class HistoryBuilder:
         return concentration, program, reason
 
     def _program_start(self, pump: Pump, program: ProgramInput, *, effective_from) -> None:
+        with history_dated(effective_from):
+            self._program_start_as_nurse(pump, program, effective_from=effective_from)
+
+    def _program_start_as_nurse(self, pump: Pump, program: ProgramInput, *, effective_from):
         try:
             refill_services.program_start(
                 pump=pump, by=self.nurse, program=program, effective_from=effective_from
@@ -357,16 +387,17 @@ class HistoryBuilder:
             program_change_reason=program_change_reason,
             **bridge,
         )
-        refill = self._with_override(refill_services.refill_record, pump=pump, data=data)
-        # The visit it completed, entered as history: completed when the refill was done.
-        refill_services.appointment_record_past(
-            pump=pump,
-            by=self.scheduler,
-            scheduled_start=scheduled_at,
-            status=AppointmentStatus.COMPLETED,
-            status_changed_at=refill.performed_at,
-            completed_refill=refill,
-        )
+        with history_dated(performed_at):
+            refill = self._with_override(refill_services.refill_record, pump=pump, data=data)
+            # The visit it completed, entered as history: completed when the refill was done.
+            refill_services.appointment_record_past(
+                pump=pump,
+                by=self.scheduler,
+                scheduled_start=scheduled_at,
+                status=AppointmentStatus.COMPLETED,
+                status_changed_at=refill.performed_at,
+                completed_refill=refill,
+            )
         return refill
 
     def _missed_slot(self, day: dt.date) -> dt.datetime:

@@ -3,7 +3,14 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.forms import working_days_field
-from patients.models import WEEKDAY_CHOICES, Caregiver, Clinic, Patient, Pump, PumpModel
+from patients.models import (
+    Caregiver,
+    Clinic,
+    Patient,
+    Pump,
+    PumpModel,
+    working_days_text,
+)
 
 # The admin is for platform operators and saves rows directly: no service, no signal, so
 # no forecast recompute, no booking cancelled, no alert closed. Every field that moves a
@@ -104,8 +111,8 @@ class ClinicAdmin(ServiceOwnedFieldsReadOnly, SimpleHistoryAdmin):
 
     @admin.display(description="Opening hours")
     def opening_hours(self, clinic: Clinic) -> str:
-        days = [name[:3] for value, name in WEEKDAY_CHOICES if value in clinic.working_days]
-        return f"{', '.join(days)} {clinic.day_starts:%H:%M}–{clinic.day_ends:%H:%M}"
+        days = working_days_text(clinic.working_days)
+        return f"{days} {clinic.day_starts:%H:%M}–{clinic.day_ends:%H:%M}"
 
 
 @admin.register(PumpModel)

@@ -75,6 +75,28 @@ WEEKDAY_CHOICES = (
 )
 
 
+def working_days_text(days: str) -> str:
+    """Stored weekday digits in words: a run of three or more days as a range ("01234" is
+    "Mon–Fri"), other days by name ("024" is "Mon, Wed, Fri"). The clinic pages and the
+    audit trail both show working days through this one function."""
+    names = dict(WEEKDAY_CHOICES)
+    numbers = sorted({int(d) for d in days if d in names})
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = []
+    for run in runs:
+        first, last = names[str(run[0])][:3], names[str(run[-1])][:3]
+        if len(run) >= 3:
+            parts.append(f"{first}–{last}")
+        else:
+            parts.extend(names[str(n)][:3] for n in run)
+    return ", ".join(parts)
+
+
 def validate_working_days(value: str) -> None:
     """Weekday digits, Monday = 0, each at most once: "01234" is Monday to Friday."""
     if not value:

@@ -10,11 +10,18 @@ Choice: only *strings* are neutralised, every one of them, even ``"-2.5"``; numb
 itself puts in a cell (int, Decimal, float) are written as numbers and stay numbers, so a
 negative dose difference still sums in a spreadsheet. A value that must stay numeric is
 therefore passed as a number, never pre-formatted as a string.
+
+One exception: a cell that is exactly a plain E.164 phone number (``+`` then 6 to 15
+digits, nothing else) is written as it is, so a recall call list has dialable numbers. It
+cannot be a formula with any effect: at worst a spreadsheet reads it as the number itself
+(no function, no reference, no operator but the sign). Every other cell starting with a
+formula character is still neutralised.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -24,6 +31,9 @@ from django.http import StreamingHttpResponse
 # Characters that make a spreadsheet read a cell as a formula (OWASP), with their
 # full-width forms.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+# A plain E.164 number, ASCII digits only; matched against the whole cell (fullmatch), so
+# no leading space, no trailing newline, nothing after the digits.
+E164 = re.compile(r"\+[0-9]{6,15}")
 
 
 def safe_cell(value: Any) -> Any:
@@ -36,6 +46,8 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, int | float | Decimal):
         return value
     text = str(value)
+    if E164.fullmatch(text):
+        return text
     # Spreadsheets skip leading spaces before deciding a cell is a formula.
     if text.lstrip(" ").startswith(FORMULA_STARTS):
         return "'" + text

@@ -31,6 +31,7 @@ from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, V
 from django.db.models.fields import CharField
 from django.utils import timezone
 
+from patients.models import validate_working_days, working_days_text
 from pumptrack.dates import date_text
 from pumptrack.history import changed_fields
 
@@ -61,6 +62,11 @@ TRACKED: tuple[tuple[str, str, str | None], ...] = (
 CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 # Changes to these are bookkeeping, not clinical changes.
 _IGNORED = {"updated_at"}
+# Internal keys of one kind of record, never shown: an alert's occasion
+# ("anchor:2026-10-07T09:35:00-04:00", "appointment:800") only tells the alert rules not
+# to raise a resolved alert again for the same thing; the record text already says which
+# alert it is, and the key means nothing to a reader.
+_BOOKKEEPING = {"reminders.Alert": {"occasion"}}
 # Never shown, old or new, in the page or the CSV: secrets, and the account that answered
 # an invitation (a declined invitation must not reveal who has the address). The change
 # itself is still listed, as "changed (not shown)".
@@ -203,12 +209,24 @@ def audit_page(*, flt: AuditFilter, tz: ZoneInfo, page_number=1, per_page=PAGE_S
     rows = matching_rows(flt)
     if rows is None:
         return AuditPage(entries=[], page=None, total=0)
-    page = Paginator(rows, per_page).get_page(page_number)
+    page = Paginator(rows, per_page).get_page(_page_number(page_number))
     return AuditPage(
         entries=describe(list(page.object_list), tz=tz),
         page=page,
         total=page.paginator.count,
     )
+
+
+def _page_number(value) -> int:
+    """The page asked for, page 1 for anything that is not a page (missing, text, zero or
+    negative): Django's get_page would send 0 and -1 to the last page, the oldest changes,
+    which reads as if the newest were missing. A number past the end still gives the
+    last page."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return max(number, 1)
 
 
 def iter_entries(*, flt: AuditFilter, tz: ZoneInfo, chunk: int = 500) -> Iterator[AuditEntry]:
@@ -300,16 +318,17 @@ def describe(rows: list[dict], *, tz: ZoneInfo) -> list[AuditEntry]:
 def _draft(source: _Source, row, previous) -> _Draft:
     model = source.model
     column_order = {f.attname: i for i, f in enumerate(model.history.model._meta.concrete_fields)}
+    ignored = _IGNORED | _BOOKKEEPING.get(source.key, set())
 
     def in_column_order(fields) -> tuple:
         return tuple(sorted(fields, key=lambda f: column_order[f.attname]))
 
     if row.history_type == "~" and previous is not None:
-        changed = in_column_order(changed_fields(row, previous, skip=_IGNORED))
+        changed = in_column_order(changed_fields(row, previous, skip=ignored))
         shown = changed
     elif row.history_type == "+":
         changed = in_column_order(
-            f for f in row.tracked_fields if f.name != "id" and f.name not in _IGNORED
+            f for f in row.tracked_fields if f.name != "id" and f.name not in ignored
         )
         shown = tuple(f for f in changed if getattr(row, f.attname) not in (None, ""))
     else:
@@ -411,21 +430,27 @@ def _object_name(obj) -> str:
 
 
 def value_text(model_field, value, names: _Names, tz: ZoneInfo) -> str:
-    """A stored value as people read it: choices by label, foreign keys by name, times in
-    the clinic's zone, yes/no, and an em dash for nothing."""
+    """A stored value as people read it, one rule per kind of field (the one place the
+    trail formats a value, page and CSV): choices by label, foreign keys by name, working
+    weekdays as the clinic pages show them ("Mon–Fri"), moments in the clinic's zone to
+    the minute, times of day as HH:MM, dates in words, yes/no, an em dash for nothing."""
     if value is None or value == "" or value == []:
         return EMPTY
     if model_field.is_relation:
         return names.of(model_field.related_model, value)
     if model_field.choices:
         return str(dict(model_field.flatchoices).get(value, value))
+    if validate_working_days in model_field.validators:
+        return working_days_text(str(value))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
-        local = timezone.localtime(value, tz)
+        local = timezone.localtime(value, tz) if timezone.is_aware(value) else value
         return f"{date_text(local)} {local:%H:%M}"
     if isinstance(value, dt.date):
         return date_text(value)
+    if isinstance(value, dt.time):
+        return f"{value:%H:%M}"
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
     if isinstance(value, list | tuple):

@@ -26,8 +26,22 @@ class AuditFilterForm(forms.Form):
     patient = forms.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )
-    user = forms.ChoiceField(label="Changed by", required=False)
-    kind = forms.ChoiceField(label="Record", required=False)
+    user = forms.ChoiceField(
+        label="Changed by",
+        required=False,
+        error_messages={
+            "invalid_choice": "Choose someone from the list: this user has never been a "
+            "member of this clinic."
+        },
+    )
+    kind = forms.ChoiceField(
+        label="Record",
+        required=False,
+        error_messages={
+            "invalid_choice": "Choose a kind of record from the list: the audit trail "
+            "has no such kind."
+        },
+    )
 
     def __init__(self, data, *, users: list[tuple[int, str]], kinds: list[tuple[str, str]]):
         super().__init__(data)

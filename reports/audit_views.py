@@ -75,10 +75,15 @@ def _criteria(request: HttpRequest, clinic: Clinic):
 @staff_view("view_audit", scope=CLINIC_FROM_QUERY, refusal=AUDIT_REFUSAL)
 def audit_log(request: HttpRequest, clinic: Clinic, allowed) -> HttpResponse:
     form, flt, patient, since_day = _criteria(request, clinic)
-    if request.GET.get("format") == "csv":
+    bad_filter = bool(form.errors)
+    wants_csv = request.GET.get("format") == "csv"
+    if wants_csv:
         if "export_audit" not in allowed:
             raise PermissionDenied(EXPORT_REFUSAL)
-        return _csv(clinic, flt, since_day)
+        if not bad_filter:
+            return _csv(clinic, flt, since_day)
+        # A bad filter is answered with the page and its message (400), never with an
+        # empty file that reads as "no changes".
     result = (
         audit.audit_page(flt=flt, tz=clinic.tz, page_number=request.GET.get("page"))
         if flt is not None
@@ -101,6 +106,7 @@ def audit_log(request: HttpRequest, clinic: Clinic, allowed) -> HttpResponse:
             "can_export": "export_audit" in allowed,
             "now": timezone.localtime(timezone.now(), clinic.tz),
         },
+        status=400 if wants_csv and bad_filter else 200,
     )
 
 

@@ -133,6 +133,8 @@ def test_demo_clinic_covers_every_tier_and_loads_only_once(demo_allowed, frozen,
     for patient in patients:
         assert patient.family_name not in printed
 
+    _history_is_dated_at_its_clinical_time(clinic)
+
     # A second run changes nothing.
     counts = (Patient.objects.count(), Refill.objects.count(), Appointment.objects.count())
     out = StringIO()
@@ -194,3 +196,27 @@ def test_a_fresh_demo_sends_no_message_naming_a_past_date(demo_allowed, frozen):
     assert {pk: days for pk, days in stale.items() if days} == {}
     # And nothing was withdrawn for being stale: the demo does not write such rows at all.
     assert not [n.suppressed_reason for n in notifications if n.status == "cancelled"]
+
+
+def _history_is_dated_at_its_clinical_time(clinic):
+    """The audit trail of the back-dated records carries their clinical time, not the
+    load time: a filter on a past month finds that month's refills, each record's first
+    version comes first, and nothing is dated after the load."""
+    refills = list(Refill.objects.filter(pump__patient__clinic=clinic))
+    created = {
+        h.id: h.history_date
+        for h in Refill.history.filter(history_type="+", id__in=[r.pk for r in refills])
+    }
+    assert all(created[r.pk] == r.performed_at for r in refills)
+    past_month = dt.datetime(2024, 10, 1, tzinfo=dt.UTC)
+    assert Refill.history.filter(
+        history_date__gte=past_month, history_date__lt=past_month + dt.timedelta(days=31)
+    ).exists()
+    for model in (Pump, Refill, Appointment):
+        rows = model.history.filter(history_date__gt=NOW)
+        assert not rows.exists(), model
+    for pump in Pump.objects.filter(patient__clinic=clinic):
+        versions = list(pump.history.order_by("history_date", "history_id"))
+        assert versions[0].history_type == "+"
+        first_refill = pump.refills.order_by("performed_at").first()
+        assert versions[0].history_date < first_refill.performed_at

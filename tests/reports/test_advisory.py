@@ -168,6 +168,9 @@ def test_csv_has_contacts_consents_and_next_appointment_and_is_recorded(
         "yes",
     )
     assert row["patient consents to"] == "text messages"
+    # A recall call list: the number is dialable, not behind the formula guard's quote.
+    assert row["patient phone"] == str(pump.patient.phone)
+    assert row["patient phone"].startswith("+")
     assert row["caregivers"].startswith("Grace Carer (sister): +16175550124")
     assert "consents to text messages" in row["caregivers"]
     assert row["next appointment (clinic time)"] == timezone.localtime(visit, clinic.tz).isoformat(

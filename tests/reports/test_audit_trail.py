@@ -141,7 +141,11 @@ def test_another_clinic_never_appears_not_even_by_its_patient_id(
     assert _entries(by_id) == [] and b"Farclinicson" not in by_id.content
     by_mrn = client.get(URL, {**SINCE, "mrn": "FAR1"})
     assert "No patient of" in by_mrn.content.decode() and _entries(by_mrn) == []
-    assert _csv(client, {**SINCE, "patient": stranger.pk}) == []
+    # The CSV of another clinic's patient is refused with the page's message (no file
+    # that reads as "no changes"), and names nobody.
+    refused = client.get(URL, {**SINCE, "patient": stranger.pk, "format": "csv"})
+    assert refused.status_code == 400 and b"Farclinicson" not in refused.content
+    assert "No patient of" in refused.content.decode()
     assert client.get(URL, {"clinic": other.pk}).status_code == 404
 
 
@@ -206,3 +210,58 @@ def test_a_bad_filter_is_explained_not_guessed(client, as_user, auditor, patient
     assert response.status_code == 200
     assert "The end date is before the start date." in response.content.decode()
     assert _entries(response) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"since": "2026-05-05", "until": "2026-05-01"}, "The end date is before the start date."),
+        ({"mrn": "NOBODY-HERE"}, "has this MRN."),
+        ({"kind": "foo"}, "the audit trail has no such kind."),
+        ({"user": "999999"}, "this user has never been a member of this clinic."),
+    ],
+)
+def test_a_csv_with_a_bad_filter_is_refused_with_the_message_not_an_empty_file(
+    client, as_user, auditor, patient, query, message
+):
+    as_user(auditor)
+
+    response = client.get(URL, {**query, "format": "csv"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert message in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ({"kind": "foo"}, "kind", "the audit trail has no such kind."),
+        ({"user": "999999"}, "user", "this user has never been a member of this clinic."),
+    ],
+)
+def test_an_unknown_kind_or_user_is_named_on_its_field(
+    client, as_user, auditor, patient, query, field, message
+):
+    as_user(auditor)
+
+    response = client.get(URL, query)
+
+    assert response.status_code == 200
+    assert message in response.context["form"].errors[field][0]
+    assert f'<div class="invalid-feedback">{response.context["form"].errors[field][0]}' in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", None])
+def test_a_page_that_is_not_a_page_shows_the_newest_changes(patient, page):
+    for n in range(4):
+        patient_services.patient_update(patient=patient, hearing_impairment=bool(n % 2))
+    flt = AuditFilter(clinic_ids=(patient.clinic_id,))
+
+    result = audit_page(flt=flt, tz=patient.clinic.tz, page_number=page, per_page=2)
+
+    assert result.page.paginator.num_pages >= 2
+    assert result.page.number == 1
+    assert result.entries == audit_page(flt=flt, tz=patient.clinic.tz, per_page=2).entries

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import Role
-from pumptrack.csvexport import FORMULA_STARTS, safe_cell
+from pumptrack.csvexport import E164, FORMULA_STARTS, safe_cell
 from tests.factories import PatientFactory, PumpFactory, staff
 
 PAYLOADS = [
@@ -31,16 +31,53 @@ def rows_of(response) -> list[list[str]]:
 
 
 def assert_no_formula(rows: list[list[str]]) -> None:
+    """No cell starts a formula; a plain E.164 phone number (a dialable recall list) is
+    the one cell allowed to start with "+", and only when it is nothing else."""
     for row in rows:
         for cell in row:
+            if E164.fullmatch(cell):
+                continue
             assert not cell.lstrip(" ").startswith(FORMULA_STARTS), (cell, row)
 
 
-@given(st.text())
+PHONE = st.from_regex(r"\A\+[0-9]{6,15}\Z")
+NEAR_PHONE = st.one_of(
+    # A number with anything before or after it, or too short or too long (a few of
+    # these are still exact numbers, e.g. a digit appended: the test filters them).
+    st.tuples(PHONE, st.text(min_size=1)).map("".join),
+    st.tuples(st.sampled_from(["", " ", "\t", "=", "-", "@"]), PHONE).map(
+        lambda parts: parts[0] + parts[1] if parts[0] else " " + parts[1]
+    ),
+    st.from_regex(r"\A\+[0-9]{1,5}\Z"),
+    st.from_regex(r"\A\+[0-9]{16,20}\Z"),
+    st.from_regex(r"\A\+[0-9]{6,15}[\n\r]\Z"),
+    st.from_regex(r"\A＋[0-9]{6,15}\Z"),
+)
+
+
+@given(st.one_of(st.text(), PHONE, NEAR_PHONE))
 def test_no_text_cell_can_start_a_formula_and_nothing_is_lost(text):
+    """Every cell that starts with = + - @ TAB CR (after spaces) is neutralised, unless it
+    is exactly a plain E.164 number, which is kept as it is."""
     cell = safe_cell(text)
-    assert not cell.lstrip(" ").startswith(FORMULA_STARTS)
+    if E164.fullmatch(text):
+        assert cell == text
+    else:
+        assert not cell.lstrip(" ").startswith(FORMULA_STARTS)
     assert cell in (text, "'" + text)
+
+
+@given(PHONE)
+def test_a_plain_e164_number_stays_dialable(number):
+    assert safe_cell(number) == number
+
+
+@given(NEAR_PHONE.filter(lambda text: not E164.fullmatch(text)))
+def test_anything_but_exactly_a_number_is_still_neutralised(text):
+    cell = safe_cell(text)
+    if text.lstrip(" ").startswith(FORMULA_STARTS):
+        assert cell == "'" + text
+    assert not cell.lstrip(" ").startswith(FORMULA_STARTS)
 
 
 @pytest.mark.parametrize("number", [-2, Decimal("-2.5"), -0.5, 0, 17])
