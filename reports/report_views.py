@@ -17,7 +17,7 @@ from patients.models import Clinic
 from pumptrack.csvexport import csv_response
 from reports import metrics
 from reports.charts import bar_chart_svg
-from reports.filters import ReportFilterForm, period
+from reports.filters import ReportFilterForm, period, refused_period_note
 from reports.pdf import report_pdf
 from reports.views import REPORT_REFUSAL
 
@@ -37,7 +37,11 @@ def _build(request: HttpRequest, clinic: Clinic, key: str):
     scope = metrics.Scope(
         clinic_ids=tuple(c.pk for c in clinics), tz=clinic.tz, since=since, until=until, today=today
     )
-    return kind, form, clinics, kind.build(scope=scope)
+    report = kind.build(scope=scope)
+    if form.is_bound and not form.is_valid() and kind.uses_period:
+        # The CSV and the PDF say so too: a file must not pass the default for what was asked.
+        report.notes.insert(0, refused_period_note(form))
+    return kind, form, clinics, report
 
 
 @staff_view("view_reports", scope=CLINIC_FROM_QUERY, refusal=REPORT_REFUSAL)
@@ -85,6 +89,10 @@ def report_csv(request: HttpRequest, clinic: Clinic, allowed, key: str):
             yield table.header
             for row in table.rows:
                 yield [_cell(v) for v in row]
+        if report.notes:
+            yield []
+        for note in report.notes:
+            yield [note]
 
     return csv_response(
         f"pumptrack-{key}-{clinic.pk}-{report.scope.since}-{report.scope.until}.csv",
