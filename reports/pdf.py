@@ -15,6 +15,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from pumptrack.dates import WEEKDAY_DATE, date_text
 from reports.charts import BarChart, axis_top, describe, tick_count
 from reports.metrics import Report
 
@@ -121,14 +122,17 @@ def report_pdf(
     )
     scope = report.scope
     period = (
-        f"{scope.since:%a %d %b %Y} to {scope.until:%a %d %b %Y}"
+        f"{date_text(scope.since)} to {date_text(scope.until)}"
         if uses_period
-        else f"from {scope.today:%a %d %b %Y}"
+        else f"from {date_text(scope.today)}"
     )
     story = [
         Paragraph(escape(report.title), styles["Heading1"]),
         Paragraph(escape(f"{', '.join(clinic_names)} · {period} · days in {zone_name}"), body),
-        Paragraph(escape(f"Printed {printed_at:%a %d %b %Y %H:%M} ({zone_name}) by {by}"), small),
+        Paragraph(
+            escape(f"Printed {date_text(printed_at, WEEKDAY_DATE + ' H:i')} ({zone_name}) by {by}"),
+            small,
+        ),
         Spacer(1, 4 * mm),
     ]
     figures = Table(

@@ -12,7 +12,14 @@ from django.db.models.functions import TruncWeek
 from patients.models import Clinic, PumpStatus
 from refills.models import PumpForecast
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, as_day
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    as_day,
+    day_text,
+    short_day,
+)
 
 WEEKS = 12
 
@@ -78,7 +85,7 @@ def capacity_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Refills due per week against refill slots",
-            labels=tuple(f"{w:%d %b}" for w in weeks),
+            labels=tuple(short_day(w) for w in weeks),
             series=(Series("Refills due", tuple(counts), "s2"),),
             limits=tuple(slots),
             limit_name="Refill slots",
@@ -89,7 +96,7 @@ def capacity_report(*, scope: Scope) -> Report:
                 "Per week",
                 ["Week of (Monday)", "Refills due", "Refill slots", "Over capacity by"],
                 [
-                    [f"{w:%a %d %b %Y}", n, s, (n - s) if n > s else ""]
+                    [day_text(w), n, s, (n - s) if n > s else ""]
                     for w, n, s in zip(weeks, counts, slots, strict=True)
                 ],
                 marked=over,

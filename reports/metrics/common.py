@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Aggregate, DateField, DurationField, F, Func, QuerySet
 
+from pumptrack.dates import WEEKDAY_DATE, date_text
 from reports.charts import BarChart
 
 
@@ -168,3 +169,17 @@ def patient_name(row: dict, prefix: str = "") -> PatientRef:
         patient_id=row[f"{prefix}id"],
         name=f"{row[f'{prefix}family_name']}, {row[f'{prefix}given_name']}",
     )
+
+
+# The project's one way of writing a day (pumptrack.dates: "Tue 4 Mar 2025", no leading
+# zero), and its short forms for chart labels and months.
+def day_text(day: dt.date) -> str:
+    return date_text(day, WEEKDAY_DATE)
+
+
+def short_day(day: dt.date) -> str:
+    return date_text(day, "j M")
+
+
+def month_text(day: dt.date) -> str:
+    return date_text(day, "M Y")

@@ -8,7 +8,13 @@ from django.db.models import Count, Exists, OuterRef, Q
 from patients.models import Caregiver, Channel, Patient
 from reminders.models import Notification, NotificationStatus
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, patient_name, percent
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    patient_name,
+    percent,
+)
 
 UNREACHABLE_ROWS_SHOWN = 200
 ST = NotificationStatus

@@ -164,9 +164,9 @@ def test_refill_activity_counts_by_month_week_and_lateness(refills):
     assert [(r[0].name, r[3]) for r in late] == [("Bell, Bo", 1), ("Ames, Ann", 3)]
     weekly = {row[0]: row[1] for row in report.tables[2].rows if row[1]}
     assert weekly == {
-        "Mon 05 Jan 2026": 1,
+        "Mon 5 Jan 2026": 1,
         "Mon 19 Jan 2026": 1,
-        "Mon 02 Feb 2026": 1,
+        "Mon 2 Feb 2026": 1,
         "Mon 23 Feb 2026": 1,
     }
 
@@ -455,9 +455,9 @@ def test_device_lifecycle_end_of_service_and_replacements_in_time(world):
     ]
     rows = report.tables[0].rows
     assert [(r[0].name, r[5], r[7]) for r in rows] == [
-        ("Cole, Cy", "19 Jun 2026", "NO"),
-        ("Ames, Ann", "09 Jul 2026", "yes"),
-        ("Bell, Bo", "25 Jan 2027", "NO"),
+        ("Cole, Cy", "Fri 19 Jun 2026", "NO"),
+        ("Ames, Ann", "Thu 9 Jul 2026", "yes"),
+        ("Bell, Bo", "Mon 25 Jan 2027", "NO"),
     ]
 
 
@@ -478,7 +478,7 @@ def test_capacity_marks_the_weeks_with_more_refills_due_than_slots(world):
     report = metrics.BY_KEY["capacity"].build(scope=scope(clinic))
     weeks = report.tables[0].rows
     assert weeks[0] == ["Mon 30 Mar 2026", 5, 4, 1]
-    assert weeks[1] == ["Mon 06 Apr 2026", 2, 5, ""]
+    assert weeks[1] == ["Mon 6 Apr 2026", 2, 5, ""]
     assert report.tables[0].marked == frozenset({0})
     assert dict(report.figures)["Weeks over capacity"] == 1
     assert dict(report.figures)["Refills due in the next 12 weeks"] == 7
@@ -524,3 +524,81 @@ def test_days_text_reads_hours_under_two_days():
     assert days_text(2.5) == "2.5 days"
     assert days_text(None) == "—"
     assert str(PatientRef(patient_id=1, name="Ames, Ann")) == "Ames, Ann"
+
+
+# ------------------------------------------- the open cases a median cannot see, beside it
+
+
+def test_missed_visits_with_no_refill_since_are_counted_beside_the_median_and_listed_first(
+    refills,
+):
+    p = refills["pumps"]
+    S = AppointmentStatus
+    appointment(p["a"], at(2026, 1, 12, 14), S.MISSED)  # A refilled 4 Feb: 23.0 days
+    appointment(p["a"], at(2026, 3, 10, 14), S.MISSED)  # no refill of A since
+    appointment(p["b"], at(2026, 3, 5, 14), S.MISSED)  # no refill of B since
+    appointment(p["x"], at(2026, 3, 5, 14), S.MISSED)  # other clinic
+    report = metrics.BY_KEY["appointments"].build(scope=scope(refills["clinic"]))
+    figures = dict(report.figures)
+    labels = [label for label, _ in report.figures]
+    median_at = labels.index("Median time from a missed appointment to the next refill")
+    assert labels[median_at + 1] == "Missed appointments with no refill since (not in the median)"
+    assert figures["Median time from a missed appointment to the next refill"] == "23.0 days"
+    assert figures["Missed appointments with no refill since (not in the median)"] == 2
+    table = report.tables[1]
+    assert [(r[0].name, r[2]) for r in table.rows] == [
+        ("Ames, Ann", "none yet"),  # Tue 10 Mar, the later of the open ones first
+        ("Bell, Bo", "none yet"),
+        ("Ames, Ann", "Wed 4 Feb 2026"),
+    ]
+    assert table.marked == frozenset({0, 1})
+
+
+def test_alerts_still_open_are_counted_beside_the_medians(refills):
+    p = refills["pumps"]
+    alert(p["a"], "running-out", RiskTier.CRITICAL, at(2026, 1, 10, 12))  # open
+    alert(  # acknowledged after 6 hours, still unresolved
+        p["b"],
+        "running-out",
+        RiskTier.CRITICAL,
+        at(2026, 2, 25, 12),
+        state="acknowledged",
+        acknowledged_at=at(2026, 2, 25, 18),
+    )
+    alert(  # cleared by itself, never acknowledged: not open
+        p["b"], "unbooked-refill", RiskTier.MODERATE, at(2026, 2, 1, 12), state="resolved"
+    )
+    alert(p["x"], "running-out", RiskTier.CRITICAL, at(2026, 1, 10, 12))  # other clinic
+    figures = dict(metrics.BY_KEY["safety"].build(scope=scope(refills["clinic"])).figures)
+    assert figures["Alerts not yet acknowledged (not in the median)"] == 1
+    assert figures["Alerts not yet resolved (not in the median)"] == 2
+
+
+def test_pumps_past_their_refill_by_date_are_counted_beside_the_median_interval(refills):
+    p = refills["pumps"]
+    day = dt.timedelta(days=1)
+    forecast(p["a"], tier=RiskTier.CRITICAL, refill_by=TODAY - 2 * day)  # overdue
+    forecast(p["b"], tier=RiskTier.LOW, refill_by=TODAY)  # due today: not yet past
+    forecast(p["c"], tier=RiskTier.HIGH, refill_by=TODAY - day)  # overdue
+    forecast(p["d"], tier=RiskTier.LOW, refill_by=TODAY + 9 * day)
+    forecast(p["x"], tier=RiskTier.CRITICAL, refill_by=TODAY - 9 * day)  # other clinic
+    figures = dict(metrics.BY_KEY["refills"].build(scope=scope(refills["clinic"])).figures)
+    assert figures["Pumps past their refill-by date today (not in the median)"] == 2
+
+
+def test_every_report_writes_days_as_the_pages_do(refills, forecasts):
+    """'Mon 5 Jan 2026' (pumptrack.dates), never a zero-padded 'Mon 05 Jan', in the
+    figures, tables and chart labels of every report."""
+    import re
+
+    padded = re.compile(r"\b0\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
+    p = refills["pumps"]
+    appointment(p["a"], at(2026, 1, 5, 14), AppointmentStatus.MISSED)
+    for kind in metrics.CATALOGUE:
+        report = kind.build(scope=scope(refills["clinic"]))
+        texts = [str(v) for _, v in report.figures] + list(report.notes)
+        texts += [str(v) for t in report.tables for row in t.rows for v in row]
+        texts += list(report.chart.labels) if report.chart else []
+        assert not [t for t in texts if padded.search(t)], kind.key
+    week = metrics.BY_KEY["refills"].build(scope=scope(refills["clinic"])).tables[2].rows[1]
+    assert week[0] == "Mon 5 Jan 2026"
