@@ -22,7 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 16, 28, 70
 class Series:
     name: str
     values: tuple[float | int, ...]
-    css: str = "s1"  # bar-s1 ... bar-s5 in pumptrack.css
+    css: str = "s1"  # bar-s1 ... bar-s7 in pumptrack.css
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ from reports.charts import BarChart, axis_top, describe, tick_count
 from reports.metrics import Report
 
 PAGE = landscape(A4)
-# The page's series colours (static css/pumptrack.css bar-s1 ... bar-s5).
+# The page's series colours (static css/pumptrack.css bar-s1 ... bar-s7).
 SERIES = {
     "s1": "#2f6f9f",
     "s2": "#5fa8d3",
     "s3": "#e0a33a",
     "s4": "#b02a37",
     "s5": "#6c757d",
+    "s6": "#7a5ea8",
+    "s7": "#a3c9a8",
 }
 
 

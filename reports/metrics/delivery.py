@@ -18,7 +18,16 @@ from reports.metrics.common import (
 
 UNREACHABLE_ROWS_SHOWN = 200
 ST = NotificationStatus
-STATUS_CSS = {ST.DELIVERED: "s1", ST.SENT: "s2", ST.FAILED: "s4", ST.SUPPRESSED: "s3"}
+# Every status has a colour: the chart shows each status counted in the total.
+STATUS_CSS = {
+    ST.DELIVERED: "s1",
+    ST.SENT: "s2",
+    ST.SENDING: "s6",
+    ST.PENDING: "s7",
+    ST.FAILED: "s4",
+    ST.SUPPRESSED: "s3",
+    ST.CANCELLED: "s5",
+}
 OPTED_OUT = "opted out"  # the words the delivery code writes for a STOP from the carrier
 
 
@@ -55,6 +64,13 @@ def delivery_report(*, scope: Scope) -> Report:
         Channel.EMAIL,
     ]
     statuses = list(ST)
+    # The statuses with a message (every one counted in the total), else the main four.
+    shown = [s for s in STATUS_CSS if any(k[1] == s for k in grid)] or [
+        ST.DELIVERED,
+        ST.SENT,
+        ST.FAILED,
+        ST.SUPPRESSED,
+    ]
 
     def total(*wanted):
         return sum(n for (_, status), n in grid.items() if status in wanted)
@@ -90,8 +106,8 @@ def delivery_report(*, scope: Scope) -> Report:
             title="Messages by channel and status",
             labels=tuple(Channel(c).label for c in channels),
             series=tuple(
-                Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), css)
-                for s, css in STATUS_CSS.items()
+                Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), STATUS_CSS[s])
+                for s in shown
             ),
         ),
         tables=[

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Role
 from patients.models import Caregiver, PumpStatus
 from refills import services
 from refills.models import Appointment, AppointmentStatus, PumpForecast, Refill, RiskTier
-from reminders.models import Alert, Notification
+from reminders.models import Alert, Notification, NotificationStatus
 from reports import metrics
 from reports.metrics.common import PatientRef, days_text
 from reports.models import TierSnapshot
@@ -602,3 +604,25 @@ def test_every_report_writes_days_as_the_pages_do(refills, forecasts):
         assert not [t for t in texts if padded.search(t)], kind.key
     week = metrics.BY_KEY["refills"].build(scope=scope(refills["clinic"])).tables[2].rows[1]
     assert week[0] == "Mon 5 Jan 2026"
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(counts=st.lists(st.integers(0, 3), min_size=len(NotificationStatus), max_size=7))
+def test_the_delivery_chart_shows_every_message_in_the_total(world, counts):
+    """Whatever the statuses, the chart's bars add up to the messages counted."""
+    clinic = world["clinic"]
+    Notification.objects.filter(clinic=clinic).delete()
+    n = 0
+    for status, count in zip(NotificationStatus, counts, strict=True):
+        for _ in range(count):
+            n += 1
+            message(clinic, f"h{n}", ("sms", "email")[n % 2], status.value, at(2026, 2, 1))
+    report = metrics.BY_KEY["delivery"].build(scope=scope(clinic))
+    chart = report.chart
+    assert sum(sum(s.values) for s in chart.series) == dict(report.figures)["Messages"] == n
+    shown = {s.name for s in chart.series if sum(s.values)}
+    assert shown == {
+        status.label for status, count in zip(NotificationStatus, counts, strict=True) if count
+    }
