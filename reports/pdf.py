@@ -107,7 +107,6 @@ def report_pdf(
     zone_name: str,
     printed_at: dt.datetime,
     by: str,
-    uses_period: bool,
 ) -> bytes:
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=9, leading=11)
@@ -122,12 +121,10 @@ def report_pdf(
         bottomMargin=12 * mm,
         title=f"{report.title} — pumptrack",
     )
-    scope = report.scope
-    period = (
-        f"{date_text(scope.since)} to {date_text(scope.until)}"
-        if uses_period
-        else f"from {date_text(scope.today)}"
-    )
+    first, last = report.covers
+    period = f"{date_text(first)} to {date_text(last)}"
+    if report.ahead:
+        period = f"{report.ahead_name}: {period} (the period filter does not apply)"
     story = [
         Paragraph(escape(report.title), styles["Heading1"]),
         Paragraph(escape(f"{', '.join(clinic_names)} · {period} · days in {zone_name}"), body),

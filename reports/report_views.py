@@ -80,7 +80,11 @@ def report_csv(request: HttpRequest, clinic: Clinic, allowed, key: str):
 
     def rows():
         yield ["Clinic(s)", ", ".join(c.name for c in clinics)]
-        yield ["Period", report.scope.since.isoformat(), report.scope.until.isoformat()]
+        first, last = report.covers
+        if report.ahead:
+            yield ["Covers " + report.ahead_name, first.isoformat(), last.isoformat()]
+        else:
+            yield ["Period", first.isoformat(), last.isoformat()]
         for label, value in report.figures:
             yield [label, value]
         for table in report.tables:
@@ -94,8 +98,9 @@ def report_csv(request: HttpRequest, clinic: Clinic, allowed, key: str):
         for note in report.notes:
             yield [note]
 
+    first, last = report.covers
     return csv_response(
-        f"pumptrack-{key}-{clinic.pk}-{report.scope.since}-{report.scope.until}.csv",
+        f"pumptrack-{key}-{clinic.pk}-{first}-{last}.csv",
         [kind.title],
         rows(),
     )
@@ -111,10 +116,10 @@ def report_pdf_view(request: HttpRequest, clinic: Clinic, allowed, key: str) -> 
         zone_name=str(clinic.timezone),
         printed_at=printed,
         by=request.user.get_full_name() or request.user.get_username(),
-        uses_period=kind.uses_period,
     )
     response = HttpResponse(pdf, content_type="application/pdf")
+    first, last = report.covers
     response["Content-Disposition"] = (
-        f'attachment; filename="pumptrack-{key}-{clinic.pk}-{report.scope.until}.pdf"'
+        f'attachment; filename="pumptrack-{key}-{clinic.pk}-{first}-{last}.pdf"'
     )
     return response

@@ -75,6 +75,8 @@ def capacity_report(*, scope: Scope) -> Report:
     over = frozenset(i for i, (n, s) in enumerate(zip(counts, slots, strict=True)) if n > s)
     return Report(
         key="capacity",
+        ahead=(today, last),
+        ahead_name=f"the {WEEKS} weeks from today",
         title="Capacity",
         scope=scope,
         figures=[

@@ -66,6 +66,15 @@ class Report:
     chart: BarChart | None = None
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # A report that looks ahead from today (the period filter does not apply): the days it
+    # covers and their name, e.g. "the 12 weeks from today"; None for a period report.
+    ahead: tuple[dt.date, dt.date] | None = None
+    ahead_name: str = ""
+
+    @property
+    def covers(self) -> tuple[dt.date, dt.date]:
+        """The first and last day the report counts: the period, or the days ahead."""
+        return self.ahead or (self.scope.since, self.scope.until)
 
 
 class AddDays(Func):

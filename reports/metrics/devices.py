@@ -84,6 +84,8 @@ def devices_report(*, scope: Scope) -> Report:
     table = _soon_table(pumps, in_time, twelve)
     return Report(
         key="devices",
+        ahead=(scope.today, twelve),
+        ahead_name="the 12 months from today",
         title="Device lifecycle",
         scope=scope,
         figures=[

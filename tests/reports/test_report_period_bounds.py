@@ -90,3 +90,27 @@ def test_any_pair_of_days_gets_a_report_not_an_error(manager_client, since, unti
             assert "the default is shown" in body.decode()
     if fmt == "" and uses_period and not form.is_valid():
         assert b"The default period is shown." in body
+
+
+@pytest.mark.parametrize("key", ["capacity", "devices"])
+def test_look_ahead_reports_say_what_they_cover_not_the_period(manager_client, clinic, key):
+    """Capacity and devices count from today: the CSV, PDF and file names say so, and never
+    carry the period filter's dates."""
+    from django.utils import timezone
+
+    from reports.metrics.devices import add_months
+
+    today = timezone.localtime(timezone.now(), clinic.tz).date()
+    if key == "capacity":  # to the Sunday ending the 12th week (this one is the first)
+        name = "the 12 weeks from today"
+        last = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=83)
+    else:
+        name, last = "the 12 months from today", add_months(today, 12)
+    query = {"since": "2020-01-01", "until": "2020-02-01"}
+    csv = manager_client.get(reverse(f"reports:{key}_csv"), query)
+    text = _body(csv).decode()
+    assert f"Covers {name},{today.isoformat()},{last.isoformat()}" in text
+    assert "2020-01-01" not in text and "Period," not in text
+    assert f"-{today}-{last}.csv" in csv["Content-Disposition"]
+    pdf = manager_client.get(reverse(f"reports:{key}_pdf"), query)
+    assert f"-{today}-{last}.pdf" in pdf["Content-Disposition"]
