@@ -17,8 +17,8 @@ from reports.metrics.common import (
     days_text,
     local_day,
     median,
+    month_label,
     month_starts,
-    month_text,
     patient_name,
     percent,
 )
@@ -84,7 +84,7 @@ def appointments_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Appointments per month",
-            labels=tuple(month_text(m) for m in months),
+            labels=tuple(month_label(m, scope.since, scope.until) for m in months),
             series=(
                 Series("Completed", tuple(p["completed"] for p in per), "s1"),
                 Series("Missed", tuple(p["missed"] for p in per), "s4"),
@@ -97,7 +97,7 @@ def appointments_report(*, scope: Scope) -> Report:
                 ["Month", "Booked", "Completed", "Missed", "Cancelled", "No-show rate"],
                 [
                     [
-                        month_text(m),
+                        month_label(m, scope.since, scope.until),
                         p["booked"],
                         p["completed"],
                         p["missed"],

@@ -17,8 +17,7 @@ from reports.metrics.common import (
     Scope,
     Table,
     as_day,
-    day_text,
-    short_day,
+    week_label,
 )
 
 WEEKS = 12
@@ -87,7 +86,7 @@ def capacity_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Refills due per week against refill slots",
-            labels=tuple(short_day(w) for w in weeks),
+            labels=tuple(week_label(w, today, last, short=True) for w in weeks),
             series=(Series("Refills due", tuple(counts), "s2"),),
             limits=tuple(slots),
             limit_name="Refill slots",
@@ -98,7 +97,7 @@ def capacity_report(*, scope: Scope) -> Report:
                 "Per week",
                 ["Week of (Monday)", "Refills due", "Refill slots", "Over capacity by"],
                 [
-                    [day_text(w), n, s, (n - s) if n > s else ""]
+                    [week_label(w, today, last), n, s, (n - s) if n > s else ""]
                     for w, n, s in zip(weeks, counts, slots, strict=True)
                 ],
                 marked=over,

@@ -192,3 +192,38 @@ def short_day(day: dt.date) -> str:
 
 def month_text(day: dt.date) -> str:
     return date_text(day, "M Y")
+
+
+def _edges(first: dt.date, last: dt.date, since: dt.date, until: dt.date, short) -> str:
+    """' (from 3 Jun)', ' (to 20 Jun)', ' (3 Jun to 20 Jun)' when the period cuts the span
+    first..last; '' when it covers it all. A partial week or month must not read as whole."""
+    start, end = max(first, since), min(last, until)
+    if start == first and end == last:
+        return ""
+    if end == last:
+        return f" (from {short(start)})"
+    if start == first:
+        return f" (to {short(end)})"
+    return f" ({short(start)} to {short(end)})"
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def month_label(month: dt.date, since: dt.date, until: dt.date) -> str:
+    """'Jun 2026', or 'Jun 2026 (from 3 Jun)' for a month the period only partly covers."""
+    return month_text(month) + _edges(month, _month_end(month), since, until, short_day)
+
+
+def week_label(monday: dt.date, since: dt.date, until: dt.date, *, short: bool = False) -> str:
+    """'Mon 1 Jun 2026' (or '1 Jun' for a chart), marked '(from Wed 3 Jun)' for a week the
+    period only partly covers."""
+    sunday = monday + dt.timedelta(days=6)
+    if short:
+        return short_day(monday) + _edges(monday, sunday, since, until, short_day)
+    return day_text(monday) + _edges(monday, sunday, since, until, weekday_day)
+
+
+def weekday_day(day: dt.date) -> str:
+    return date_text(day, "D j M")

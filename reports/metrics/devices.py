@@ -20,8 +20,8 @@ from reports.metrics.common import (
     Table,
     as_day,
     day_text,
+    month_label,
     month_starts,
-    month_text,
     patient_name,
 )
 
@@ -98,7 +98,7 @@ def devices_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Pumps reaching end of service, by month",
-            labels=tuple(month_text(m) for m in months),
+            labels=tuple(month_label(m, scope.today, twelve) for m in months),
             series=(
                 Series(
                     "Replacement planned in time",

@@ -18,11 +18,11 @@ from reports.metrics.common import (
     days_text,
     local_day,
     median,
+    month_label,
     month_starts,
-    month_text,
     patient_name,
     percent,
-    short_day,
+    week_label,
     week_starts,
 )
 
@@ -103,7 +103,7 @@ def refill_activity(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Refills per week",
-            labels=tuple(short_day(w) for w in weeks),
+            labels=tuple(week_label(w, scope.since, scope.until, short=True) for w in weeks),
             series=(Series("Refills", tuple(weekly.get(w, 0) for w in weeks)),),
         ),
         tables=[
@@ -112,7 +112,7 @@ def refill_activity(*, scope: Scope) -> Report:
                 ["Month", "Refills", "With a refill-by date", "On or before it", "Share on time"],
                 [
                     [
-                        month_text(m),
+                        month_label(m, scope.since, scope.until),
                         monthly.get(m, {}).get("n", 0),
                         monthly.get(m, {}).get("with_due", 0),
                         monthly.get(m, {}).get("on_time", 0),
@@ -128,7 +128,7 @@ def refill_activity(*, scope: Scope) -> Report:
             Table(
                 "Per week",
                 ["Week of (Monday)", "Refills"],
-                [[day_text(w), weekly.get(w, 0)] for w in weeks],
+                [[week_label(w, scope.since, scope.until), weekly.get(w, 0)] for w in weeks],
             ),
         ],
         notes=[

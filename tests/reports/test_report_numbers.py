@@ -479,7 +479,8 @@ def test_capacity_marks_the_weeks_with_more_refills_due_than_slots(world):
         forecast(pump, tier=RiskTier.LOW, refill_by=refill_by)
     report = metrics.BY_KEY["capacity"].build(scope=scope(clinic))
     weeks = report.tables[0].rows
-    assert weeks[0] == ["Mon 30 Mar 2026", 5, 4, 1]
+    # Counted from today: the first week is marked as partial.
+    assert weeks[0] == ["Mon 30 Mar 2026 (from Tue 31 Mar)", 5, 4, 1]
     assert weeks[1] == ["Mon 6 Apr 2026", 2, 5, ""]
     assert report.tables[0].marked == frozenset({0})
     assert dict(report.figures)["Weeks over capacity"] == 1
@@ -626,3 +627,46 @@ def test_the_delivery_chart_shows_every_message_in_the_total(world, counts):
     assert shown == {
         status.label for status, count in zip(NotificationStatus, counts, strict=True) if count
     }
+
+
+def test_weeks_and_months_the_period_only_partly_covers_are_marked(refills):
+    """Wed 3 Jun to Thu 10 Sep 2026: June and September and the first and last weeks are
+    partial, and say so in the tables and the chart labels (so in the CSV and PDF too)."""
+    base = scope(refills["clinic"])
+    partial = metrics.Scope(
+        clinic_ids=base.clinic_ids,
+        tz=NY,
+        since=dt.date(2026, 6, 3),
+        until=dt.date(2026, 9, 10),
+        today=dt.date(2026, 9, 10),
+    )
+    report = metrics.BY_KEY["refills"].build(scope=partial)
+    months = [row[0] for row in report.tables[0].rows]
+    assert months == ["Jun 2026 (from 3 Jun)", "Jul 2026", "Aug 2026", "Sep 2026 (to 10 Sep)"]
+    weeks = [row[0] for row in report.tables[2].rows]
+    assert weeks[0] == "Mon 1 Jun 2026 (from Wed 3 Jun)"
+    assert weeks[1] == "Mon 8 Jun 2026"
+    assert weeks[-1] == "Mon 7 Sep 2026 (to Thu 10 Sep)"
+    assert report.chart.labels[0] == "1 Jun (from 3 Jun)"
+    one_week = metrics.Scope(**{**partial.__dict__, "until": dt.date(2026, 6, 5)})
+    appointments = metrics.BY_KEY["appointments"].build(scope=one_week)
+    assert appointments.chart.labels == ("Jun 2026 (3 Jun to 5 Jun)",)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    since=st.dates(dt.date(1900, 1, 1), dt.date(9000, 1, 1)),
+    length=st.integers(0, 400),
+)
+def test_a_label_is_marked_exactly_when_its_span_is_cut(since, length):
+    from reports.metrics.common import month_label, month_starts, week_label, week_starts
+
+    until = min(since + dt.timedelta(days=length), dt.date(9000, 1, 1))
+    for monday in week_starts(since, until):
+        whole = since <= monday and monday + dt.timedelta(days=6) <= until
+        assert ("(" not in week_label(monday, since, until)) == whole
+        assert ("(" not in week_label(monday, since, until, short=True)) == whole
+    for first in month_starts(since, until):
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        whole = since <= first and last <= until
+        assert ("(" not in month_label(first, since, until)) == whole
