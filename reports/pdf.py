@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from pumptrack.dates import WEEKDAY_DATE, date_text
-from reports.charts import BarChart, axis_top, describe, tick_count
+from reports.charts import BarChart, axis_top, describe, split_label, tick_count
 from reports.metrics import Report
 
 PAGE = landscape(A4)
@@ -45,7 +45,11 @@ def _chart(chart: BarChart, width: float) -> Drawing:
         # Few bars: each label level, cut to its bar's width.
         room = max(int((width - 50) / max(len(chart.labels), 1) / 4.2), 4)
         bars.categoryAxis.categoryNames = [
-            name if len(name) <= room else name[: room - 1] + "…" for name in chart.labels
+            "\n".join(
+                line if len(line) <= room else line[: room - 1] + "…"
+                for line in (split_label(name) if len(name) > room else [name])
+            )
+            for name in chart.labels
         ] or [""]
     bars.categoryAxis.labels.boxAnchor = "ne" if len(chart.labels) > 8 else "n"
     bars.categoryAxis.labels.fontSize = 7
