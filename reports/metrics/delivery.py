@@ -64,13 +64,6 @@ def delivery_report(*, scope: Scope) -> Report:
         Channel.EMAIL,
     ]
     statuses = list(ST)
-    # The statuses with a message (every one counted in the total), else the main four.
-    shown = [s for s in STATUS_CSS if any(k[1] == s for k in grid)] or [
-        ST.DELIVERED,
-        ST.SENT,
-        ST.FAILED,
-        ST.SUPPRESSED,
-    ]
 
     def total(*wanted):
         return sum(n for (_, status), n in grid.items() if status in wanted)
@@ -102,14 +95,7 @@ def delivery_report(*, scope: Scope) -> Report:
             ("Opt-outs (STOP from the carrier)", opt_outs),
             ("Patients with no consented channel", count),
         ],
-        chart=BarChart(
-            title="Messages by channel and status",
-            labels=tuple(Channel(c).label for c in channels),
-            series=tuple(
-                Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), STATUS_CSS[s])
-                for s in shown
-            ),
-        ),
+        chart=_chart(grid, channels),
         tables=[
             Table(
                 "By channel and status",
@@ -136,6 +122,24 @@ def delivery_report(*, scope: Scope) -> Report:
             "escalations are not counted. Delivery rate: sent or delivered ÷ (sent, "
             "delivered or failed); waiting, not-sent and cancelled ones are left out."
         ],
+    )
+
+
+def _chart(grid: dict, channels: list) -> BarChart:
+    # The statuses with a message (every one counted in the total), else the main four.
+    shown = [s for s in STATUS_CSS if any(k[1] == s for k in grid)] or [
+        ST.DELIVERED,
+        ST.SENT,
+        ST.FAILED,
+        ST.SUPPRESSED,
+    ]
+    return BarChart(
+        title="Messages by channel and status",
+        labels=tuple(Channel(c).label for c in channels),
+        series=tuple(
+            Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), STATUS_CSS[s])
+            for s in shown
+        ),
     )
 
 
