@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 
 from patients.serials import serial_sort_key
 from reports.advisory import AdvisoryCriteria
+from reports.filters import check_day_bounds
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -29,10 +28,7 @@ class AdvisoryForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        for name in ("implanted_from", "implanted_to"):
-            day = data.get(name)
-            if day is not None and not (dt.date(1900, 1, 1) <= day <= dt.date(9000, 1, 1)):
-                self.add_error(name, "Enter a date between 1900 and 9000.")
+        check_day_bounds(self, data, ("implanted_from", "implanted_to"))
         if self.errors:
             return data
         for name in ("serial_from", "serial_to"):

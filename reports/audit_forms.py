@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
+
+from reports.filters import check_day_bounds
 
 ANY = ""
 SYSTEM = "0"  # changes made by the application itself (the sweep, the demo loader)
@@ -55,10 +55,7 @@ class AuditFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
-        for name in ("since", "until"):
-            day = data.get(name)
-            if day is not None and not (dt.date(1900, 1, 1) <= day <= dt.date(9000, 1, 1)):
-                self.add_error(name, "Enter a date between 1900 and 9000.")
+        check_day_bounds(self, data, ("since", "until"))
         if since and until and until < since:
             self.add_error("until", "The end date is before the start date.")
         return data

@@ -22,7 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 16, 28, 70
 class Series:
     name: str
     values: tuple[float | int, ...]
-    css: str = "s1"  # bar-s1 ... bar-s5 in pumptrack.css
+    css: str = "s1"  # bar-s1 ... bar-s7 in pumptrack.css
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,16 @@ def _label(label: str, i: int, n: int, x0: float, slot: float) -> str:
     ly = HEIGHT - BOTTOM + 14
     if n <= 8:
         room = max(int(slot / 6.5), 4)
-        text = label if len(label) <= room else label[: room - 1] + "…"
+        # A mark such as "(from 3 Jun)" goes on a second line rather than being cut off.
+        lines = split_label(label) if len(label) > room else [label]
+        cx = _f(x0 + slot * 0.35)
+        spans = "".join(
+            f'<tspan x="{cx}" dy="{0 if k == 0 else 12}">{escape(_cut(line, room))}</tspan>'
+            for k, line in enumerate(lines)
+        )
         return (
-            f'<text class="bar-label" x="{_f(x0 + slot * 0.35)}" y="{ly}" text-anchor="middle">'
-            f"<title>{escape(label)}</title>{escape(text)}</text>"
+            f'<text class="bar-label" x="{cx}" y="{ly}" text-anchor="middle">'
+            f"<title>{escape(label)}</title>{spans}</text>"
         )
     if n > 16 and i % 2:
         return ""
@@ -120,6 +126,16 @@ def _label(label: str, i: int, n: int, x0: float, slot: float) -> str:
         f'<text class="bar-label" x="{_f(lx)}" y="{ly}" text-anchor="end" '
         f'transform="rotate(-40 {_f(lx)} {ly})">{escape(label)}</text>'
     )
+
+
+def split_label(label: str) -> list[str]:
+    """'Jun 2026 (from 3 Jun)' as ['Jun 2026', '(from 3 Jun)']: the mark on its own line."""
+    head, mark, tail = label.partition(" (")
+    return [head, "(" + tail] if mark else [label]
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def tick_count(top: float) -> int:

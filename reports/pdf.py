@@ -15,17 +15,20 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reports.charts import BarChart, axis_top, describe, tick_count
+from pumptrack.dates import WEEKDAY_DATE, date_text
+from reports.charts import BarChart, axis_top, describe, split_label, tick_count
 from reports.metrics import Report
 
 PAGE = landscape(A4)
-# The page's series colours (static css/pumptrack.css bar-s1 ... bar-s5).
+# The page's series colours (static css/pumptrack.css bar-s1 ... bar-s7).
 SERIES = {
     "s1": "#2f6f9f",
     "s2": "#5fa8d3",
     "s3": "#e0a33a",
     "s4": "#b02a37",
     "s5": "#6c757d",
+    "s6": "#7a5ea8",
+    "s7": "#a3c9a8",
 }
 
 
@@ -42,7 +45,11 @@ def _chart(chart: BarChart, width: float) -> Drawing:
         # Few bars: each label level, cut to its bar's width.
         room = max(int((width - 50) / max(len(chart.labels), 1) / 4.2), 4)
         bars.categoryAxis.categoryNames = [
-            name if len(name) <= room else name[: room - 1] + "…" for name in chart.labels
+            "\n".join(
+                line if len(line) <= room else line[: room - 1] + "…"
+                for line in (split_label(name) if len(name) > room else [name])
+            )
+            for name in chart.labels
         ] or [""]
     bars.categoryAxis.labels.boxAnchor = "ne" if len(chart.labels) > 8 else "n"
     bars.categoryAxis.labels.fontSize = 7
@@ -104,7 +111,6 @@ def report_pdf(
     zone_name: str,
     printed_at: dt.datetime,
     by: str,
-    uses_period: bool,
 ) -> bytes:
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=9, leading=11)
@@ -119,16 +125,17 @@ def report_pdf(
         bottomMargin=12 * mm,
         title=f"{report.title} — pumptrack",
     )
-    scope = report.scope
-    period = (
-        f"{scope.since:%a %d %b %Y} to {scope.until:%a %d %b %Y}"
-        if uses_period
-        else f"from {scope.today:%a %d %b %Y}"
-    )
+    first, last = report.covers
+    period = f"{date_text(first)} to {date_text(last)}"
+    if report.ahead:
+        period = f"{report.ahead_name}: {period} (the period filter does not apply)"
     story = [
         Paragraph(escape(report.title), styles["Heading1"]),
         Paragraph(escape(f"{', '.join(clinic_names)} · {period} · days in {zone_name}"), body),
-        Paragraph(escape(f"Printed {printed_at:%a %d %b %Y %H:%M} ({zone_name}) by {by}"), small),
+        Paragraph(
+            escape(f"Printed {date_text(printed_at, WEEKDAY_DATE + ' H:i')} ({zone_name}) by {by}"),
+            small,
+        ),
         Spacer(1, 4 * mm),
     ]
     figures = Table(

@@ -17,7 +17,7 @@ from patients.models import Clinic
 from pumptrack.csvexport import csv_response
 from reports import metrics
 from reports.charts import bar_chart_svg
-from reports.filters import ReportFilterForm, period
+from reports.filters import ReportFilterForm, period, refused_period_note
 from reports.pdf import report_pdf
 from reports.views import REPORT_REFUSAL
 
@@ -37,7 +37,11 @@ def _build(request: HttpRequest, clinic: Clinic, key: str):
     scope = metrics.Scope(
         clinic_ids=tuple(c.pk for c in clinics), tz=clinic.tz, since=since, until=until, today=today
     )
-    return kind, form, clinics, kind.build(scope=scope)
+    report = kind.build(scope=scope)
+    if form.is_bound and not form.is_valid() and kind.uses_period:
+        # The CSV and the PDF say so too: a file must not pass the default for what was asked.
+        report.notes.insert(0, refused_period_note(form))
+    return kind, form, clinics, report
 
 
 @staff_view("view_reports", scope=CLINIC_FROM_QUERY, refusal=REPORT_REFUSAL)
@@ -76,7 +80,11 @@ def report_csv(request: HttpRequest, clinic: Clinic, allowed, key: str):
 
     def rows():
         yield ["Clinic(s)", ", ".join(c.name for c in clinics)]
-        yield ["Period", report.scope.since.isoformat(), report.scope.until.isoformat()]
+        first, last = report.covers
+        if report.ahead:
+            yield ["Covers " + report.ahead_name, first.isoformat(), last.isoformat()]
+        else:
+            yield ["Period", first.isoformat(), last.isoformat()]
         for label, value in report.figures:
             yield [label, value]
         for table in report.tables:
@@ -85,9 +93,14 @@ def report_csv(request: HttpRequest, clinic: Clinic, allowed, key: str):
             yield table.header
             for row in table.rows:
                 yield [_cell(v) for v in row]
+        if report.notes:
+            yield []
+        for note in report.notes:
+            yield [note]
 
+    first, last = report.covers
     return csv_response(
-        f"pumptrack-{key}-{clinic.pk}-{report.scope.since}-{report.scope.until}.csv",
+        f"pumptrack-{key}-{clinic.pk}-{first}-{last}.csv",
         [kind.title],
         rows(),
     )
@@ -103,10 +116,10 @@ def report_pdf_view(request: HttpRequest, clinic: Clinic, allowed, key: str) -> 
         zone_name=str(clinic.timezone),
         printed_at=printed,
         by=request.user.get_full_name() or request.user.get_username(),
-        uses_period=kind.uses_period,
     )
     response = HttpResponse(pdf, content_type="application/pdf")
+    first, last = report.covers
     response["Content-Disposition"] = (
-        f'attachment; filename="pumptrack-{key}-{clinic.pk}-{report.scope.until}.pdf"'
+        f'attachment; filename="pumptrack-{key}-{clinic.pk}-{first}-{last}.pdf"'
     )
     return response

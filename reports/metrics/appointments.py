@@ -3,7 +3,7 @@ no-show rate, and the time from each missed appointment to the refill that follo
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import TruncMonth
 
 from refills.models import Appointment, AppointmentStatus, Refill
@@ -13,9 +13,11 @@ from reports.metrics.common import (
     Scope,
     Table,
     as_day,
+    day_text,
     days_text,
     local_day,
     median,
+    month_label,
     month_starts,
     patient_name,
     percent,
@@ -65,6 +67,8 @@ def appointments_report(*, scope: Scope) -> Report:
     total = {k: sum(p[k] for p in per) for k in zero}
     missed = _missed_with_next_refill(scope)
     gap = median(missed, F("next_refill") - F("scheduled_start"))
+    # The median only sees the missed visits a refill followed; the open ones sit beside it.
+    no_refill = missed.filter(next_refill__isnull=True).count()
     return Report(
         key="appointments",
         title="Appointments",
@@ -76,10 +80,11 @@ def appointments_report(*, scope: Scope) -> Report:
             ("Cancelled", total["cancelled"]),
             ("No-show rate", percent(total["missed"], total["missed"] + total["completed"])),
             ("Median time from a missed appointment to the next refill", days_text(gap)),
+            ("Missed appointments with no refill since (not in the median)", no_refill),
         ],
         chart=BarChart(
             title="Appointments per month",
-            labels=tuple(f"{m:%b %Y}" for m in months),
+            labels=tuple(month_label(m, scope.since, scope.until) for m in months),
             series=(
                 Series("Completed", tuple(p["completed"] for p in per), "s1"),
                 Series("Missed", tuple(p["missed"] for p in per), "s4"),
@@ -92,7 +97,7 @@ def appointments_report(*, scope: Scope) -> Report:
                 ["Month", "Booked", "Completed", "Missed", "Cancelled", "No-show rate"],
                 [
                     [
-                        f"{m:%b %Y}",
+                        month_label(m, scope.since, scope.until),
                         p["booked"],
                         p["completed"],
                         p["missed"],
@@ -114,7 +119,9 @@ def appointments_report(*, scope: Scope) -> Report:
 
 def _missed_table(missed, scope: Scope) -> Table:
     count = missed.count()
-    rows = missed.order_by("-scheduled_start").values(
+    # The ones with no refill since first: they are the patients at risk now.
+    open_first = Case(When(next_refill__isnull=True, then=Value(0)), default=Value(1))
+    rows = missed.order_by(open_first, "-scheduled_start").values(
         "scheduled_start",
         "next_refill",
         "kind",
@@ -122,14 +129,16 @@ def _missed_table(missed, scope: Scope) -> Table:
         "patient__family_name",
         "patient__given_name",
     )[:MISSED_ROWS_SHOWN]
-    out = []
-    for r in rows:
+    out, open_rows = [], set()
+    for i, r in enumerate(rows):
+        if r["next_refill"] is None:
+            open_rows.add(i)
         refill = r["next_refill"]
         out.append(
             [
                 patient_name(r, "patient__"),
-                f"{local_day(r['scheduled_start'], scope.tz):%a %d %b %Y}",
-                f"{local_day(refill, scope.tz):%a %d %b %Y}" if refill else "none yet",
+                day_text(local_day(r["scheduled_start"], scope.tz)),
+                day_text(local_day(refill, scope.tz)) if refill else "none yet",
                 round((refill - r["scheduled_start"]).total_seconds() / 86400, 1) if refill else "",
             ]
         )
@@ -137,5 +146,9 @@ def _missed_table(missed, scope: Scope) -> Table:
         f"Missed appointments ({count})",
         ["Patient", "Missed on", "Next refill", "Days to the refill"],
         out,
-        note=f"First {MISSED_ROWS_SHOWN} of {count} shown." if count > MISSED_ROWS_SHOWN else "",
+        note=(
+            "Marked: no refill since the missed appointment (listed first). "
+            + (f"First {MISSED_ROWS_SHOWN} of {count} shown." if count > MISSED_ROWS_SHOWN else "")
+        ).strip(),
+        marked=frozenset(open_rows),
     )

@@ -12,7 +12,13 @@ from django.db.models.functions import TruncWeek
 from patients.models import Clinic, PumpStatus
 from refills.models import PumpForecast
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, as_day
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    as_day,
+    week_label,
+)
 
 WEEKS = 12
 
@@ -68,6 +74,8 @@ def capacity_report(*, scope: Scope) -> Report:
     over = frozenset(i for i, (n, s) in enumerate(zip(counts, slots, strict=True)) if n > s)
     return Report(
         key="capacity",
+        ahead=(today, last),
+        ahead_name=f"the {WEEKS} weeks from today",
         title="Capacity",
         scope=scope,
         figures=[
@@ -78,7 +86,7 @@ def capacity_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Refills due per week against refill slots",
-            labels=tuple(f"{w:%d %b}" for w in weeks),
+            labels=tuple(week_label(w, today, last, short=True) for w in weeks),
             series=(Series("Refills due", tuple(counts), "s2"),),
             limits=tuple(slots),
             limit_name="Refill slots",
@@ -89,7 +97,7 @@ def capacity_report(*, scope: Scope) -> Report:
                 "Per week",
                 ["Week of (Monday)", "Refills due", "Refill slots", "Over capacity by"],
                 [
-                    [f"{w:%a %d %b %Y}", n, s, (n - s) if n > s else ""]
+                    [week_label(w, today, last), n, s, (n - s) if n > s else ""]
                     for w, n, s in zip(weeks, counts, slots, strict=True)
                 ],
                 marked=over,

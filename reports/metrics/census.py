@@ -12,7 +12,14 @@ from patients.models import Patient, PumpStatus
 from refills.models import PumpForecast, RiskTier
 from refills.policy import work_queue_dta_days
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, patient_name
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    day_text,
+    patient_name,
+    short_day,
+)
 from reports.models import TierSnapshot
 
 UNBOOKED_ROWS_SHOWN = 300
@@ -99,7 +106,7 @@ def _unbooked_table(scope: Scope, window: int) -> tuple[Table, int]:
         [
             [
                 patient_name(r, "pump__patient__"),
-                f"{r['refill_by']:%a %d %b %Y}" if r["refill_by"] else "—",
+                day_text(r["refill_by"]) if r["refill_by"] else "—",
                 labels.get(r["risk_tier"], ""),
                 "after the refill-by date" if r["next_refill_at"] else "nothing booked",
             ]
@@ -131,7 +138,7 @@ def census_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Active pumps per tier, day by day (daily snapshots)",
-            labels=tuple(f"{h['day']:%d %b}" for h in history),
+            labels=tuple(short_day(h["day"]) for h in history),
             series=tuple(
                 Series(t.label, tuple(h["n_" + FIELD[t]] for h in history), TIER_CSS[t])
                 for t in TIERS
@@ -154,7 +161,7 @@ def census_report(*, scope: Scope) -> Report:
                 ["Day", *[t.label for t in TIERS], f"Unbooked within {window} days"],
                 [
                     [
-                        f"{h['day']:%a %d %b %Y}",
+                        day_text(h["day"]),
                         *[h["n_" + FIELD[t]] for t in TIERS],
                         h["n_unbooked_within_window"],
                     ]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Aggregate, DateField, DurationField, F, Func, QuerySet
 
+from pumptrack.dates import WEEKDAY_DATE, date_text
 from reports.charts import BarChart
 
 
@@ -65,6 +66,15 @@ class Report:
     chart: BarChart | None = None
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # A report that looks ahead from today (the period filter does not apply): the days it
+    # covers and their name, e.g. "the 12 weeks from today"; None for a period report.
+    ahead: tuple[dt.date, dt.date] | None = None
+    ahead_name: str = ""
+
+    @property
+    def covers(self) -> tuple[dt.date, dt.date]:
+        """The first and last day the report counts: the period, or the days ahead."""
+        return self.ahead or (self.scope.since, self.scope.until)
 
 
 class AddDays(Func):
@@ -168,3 +178,52 @@ def patient_name(row: dict, prefix: str = "") -> PatientRef:
         patient_id=row[f"{prefix}id"],
         name=f"{row[f'{prefix}family_name']}, {row[f'{prefix}given_name']}",
     )
+
+
+# The project's one way of writing a day (pumptrack.dates: "Tue 4 Mar 2025", no leading
+# zero), and its short forms for chart labels and months.
+def day_text(day: dt.date) -> str:
+    return date_text(day, WEEKDAY_DATE)
+
+
+def short_day(day: dt.date) -> str:
+    return date_text(day, "j M")
+
+
+def month_text(day: dt.date) -> str:
+    return date_text(day, "M Y")
+
+
+def _edges(first: dt.date, last: dt.date, since: dt.date, until: dt.date, short) -> str:
+    """' (from 3 Jun)', ' (to 20 Jun)', ' (3 Jun to 20 Jun)' when the period cuts the span
+    first..last; '' when it covers it all. A partial week or month must not read as whole."""
+    start, end = max(first, since), min(last, until)
+    if start == first and end == last:
+        return ""
+    if end == last:
+        return f" (from {short(start)})"
+    if start == first:
+        return f" (to {short(end)})"
+    return f" ({short(start)} to {short(end)})"
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def month_label(month: dt.date, since: dt.date, until: dt.date) -> str:
+    """'Jun 2026', or 'Jun 2026 (from 3 Jun)' for a month the period only partly covers."""
+    return month_text(month) + _edges(month, _month_end(month), since, until, short_day)
+
+
+def week_label(monday: dt.date, since: dt.date, until: dt.date, *, short: bool = False) -> str:
+    """'Mon 1 Jun 2026' (or '1 Jun' for a chart), marked '(from Wed 3 Jun)' for a week the
+    period only partly covers."""
+    sunday = monday + dt.timedelta(days=6)
+    if short:
+        return short_day(monday) + _edges(monday, sunday, since, until, short_day)
+    return day_text(monday) + _edges(monday, sunday, since, until, weekday_day)
+
+
+def weekday_day(day: dt.date) -> str:
+    return date_text(day, "D j M")

@@ -8,11 +8,26 @@ from django.db.models import Count, Exists, OuterRef, Q
 from patients.models import Caregiver, Channel, Patient
 from reminders.models import Notification, NotificationStatus
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, patient_name, percent
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    patient_name,
+    percent,
+)
 
 UNREACHABLE_ROWS_SHOWN = 200
 ST = NotificationStatus
-STATUS_CSS = {ST.DELIVERED: "s1", ST.SENT: "s2", ST.FAILED: "s4", ST.SUPPRESSED: "s3"}
+# Every status has a colour: the chart shows each status counted in the total.
+STATUS_CSS = {
+    ST.DELIVERED: "s1",
+    ST.SENT: "s2",
+    ST.SENDING: "s6",
+    ST.PENDING: "s7",
+    ST.FAILED: "s4",
+    ST.SUPPRESSED: "s3",
+    ST.CANCELLED: "s5",
+}
 OPTED_OUT = "opted out"  # the words the delivery code writes for a STOP from the carrier
 
 
@@ -80,14 +95,7 @@ def delivery_report(*, scope: Scope) -> Report:
             ("Opt-outs (STOP from the carrier)", opt_outs),
             ("Patients with no consented channel", count),
         ],
-        chart=BarChart(
-            title="Messages by channel and status",
-            labels=tuple(Channel(c).label for c in channels),
-            series=tuple(
-                Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), css)
-                for s, css in STATUS_CSS.items()
-            ),
-        ),
+        chart=_chart(grid, channels),
         tables=[
             Table(
                 "By channel and status",
@@ -114,6 +122,24 @@ def delivery_report(*, scope: Scope) -> Report:
             "escalations are not counted. Delivery rate: sent or delivered ÷ (sent, "
             "delivered or failed); waiting, not-sent and cancelled ones are left out."
         ],
+    )
+
+
+def _chart(grid: dict, channels: list) -> BarChart:
+    # The statuses with a message (every one counted in the total), else the main four.
+    shown = [s for s in STATUS_CSS if any(k[1] == s for k in grid)] or [
+        ST.DELIVERED,
+        ST.SENT,
+        ST.FAILED,
+        ST.SUPPRESSED,
+    ]
+    return BarChart(
+        title="Messages by channel and status",
+        labels=tuple(Channel(c).label for c in channels),
+        series=tuple(
+            Series(s.label, tuple(grid.get((c, s.value), 0) for c in channels), STATUS_CSS[s])
+            for s in shown
+        ),
     )
 
 

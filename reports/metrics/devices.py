@@ -13,7 +13,17 @@ from django.db.models.functions import Coalesce, Least, TruncMonth
 from patients.models import Pump, PumpStatus
 from refills.policy import policy_value
 from reports.charts import BarChart, Series
-from reports.metrics.common import AddDays, Report, Scope, Table, as_day, month_starts, patient_name
+from reports.metrics.common import (
+    AddDays,
+    Report,
+    Scope,
+    Table,
+    as_day,
+    day_text,
+    month_label,
+    month_starts,
+    patient_name,
+)
 
 ROWS_SHOWN = 300
 
@@ -74,6 +84,8 @@ def devices_report(*, scope: Scope) -> Report:
     table = _soon_table(pumps, in_time, twelve)
     return Report(
         key="devices",
+        ahead=(scope.today, twelve),
+        ahead_name="the 12 months from today",
         title="Device lifecycle",
         scope=scope,
         figures=[
@@ -86,7 +98,7 @@ def devices_report(*, scope: Scope) -> Report:
         ],
         chart=BarChart(
             title="Pumps reaching end of service, by month",
-            labels=tuple(f"{m:%b %Y}" for m in months),
+            labels=tuple(month_label(m, scope.today, twelve) for m in months),
             series=(
                 Series(
                     "Replacement planned in time",
@@ -110,7 +122,7 @@ def devices_report(*, scope: Scope) -> Report:
             f"End of service: the earlier of the model's automatic shut-down (implant date + "
             f"maximum service life) and the ERI date + the model's ERI-to-end-of-service days. "
             f"In time: a replacement planned at least {lead} days before it. Counted from today "
-            f"({scope.today:%d %b %Y}); the period filter does not apply to this report."
+            f"({day_text(scope.today)}); the period filter does not apply to this report."
             + (f" {overdue} pump(s) are already past their end of service." if overdue else "")
         ],
     )
@@ -158,10 +170,10 @@ def _soon_table(pumps, in_time: Q, twelve: dt.date) -> Table:
                 patient_name(r, "patient__"),
                 r["model__name"],
                 r["serial_number"],
-                f"{r['implanted_on']:%d %b %Y}",
-                f"{r['eri_on']:%d %b %Y}" if r["eri_on"] else "—",
-                f"{_date(r['eos']):%d %b %Y}" if r["eos"] else "—",
-                f"{r['planned_replacement_on']:%d %b %Y}"
+                day_text(r["implanted_on"]),
+                day_text(r["eri_on"]) if r["eri_on"] else "—",
+                day_text(_date(r["eos"])) if r["eos"] else "—",
+                day_text(r["planned_replacement_on"])
                 if r["planned_replacement_on"]
                 else "not planned",
                 "yes" if r["planned_in_time"] else "NO",

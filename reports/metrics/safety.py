@@ -10,9 +10,18 @@ from __future__ import annotations
 from django.db.models import Count, F, Q
 
 from refills.models import Refill, RiskTier
-from reminders.models import Alert, AlertKind
+from reminders.models import Alert, AlertKind, AlertState
 from reports.charts import BarChart, Series
-from reports.metrics.common import Report, Scope, Table, days_text, local_day, median, patient_name
+from reports.metrics.common import (
+    Report,
+    Scope,
+    Table,
+    day_text,
+    days_text,
+    local_day,
+    median,
+    patient_name,
+)
 
 CRITICAL_ROWS_SHOWN = 200
 SEVERITIES = tuple(reversed(RiskTier))  # critical first
@@ -58,6 +67,11 @@ def safety_report(*, scope: Scope) -> Report:
     to_ack = median(alerts, F("acknowledged_at") - F("raised_at"))
     to_resolve = median(alerts.filter(resolved_by__isnull=False), F("resolved_at") - F("raised_at"))
     total = sum(by_kind.values())
+    # The medians only see the alerts acknowledged or resolved; the open ones sit beside them.
+    still = alerts.aggregate(
+        unacknowledged=Count("id", filter=Q(acknowledged_at__isnull=True, state=AlertState.OPEN)),
+        unresolved=Count("id", filter=~Q(state=AlertState.RESOLVED)),
+    )
     return Report(
         key="safety",
         title="Safety events",
@@ -68,7 +82,9 @@ def safety_report(*, scope: Scope) -> Report:
             ("Possible pocket fills", disc["pocket_fill"]),
             ("Staff alerts raised", total),
             ("Median time to acknowledge", days_text(to_ack)),
+            ("Alerts not yet acknowledged (not in the median)", still["unacknowledged"]),
             ("Median time to resolve (by staff)", days_text(to_resolve)),
+            ("Alerts not yet resolved (not in the median)", still["unresolved"]),
         ],
         chart=BarChart(
             title="Staff alerts by kind and severity",
@@ -124,7 +140,7 @@ def _critical(alerts, scope: Scope) -> Table:
 
     def day(value):
         found = local_day(value, scope.tz)
-        return f"{found:%a %d %b %Y}" if found else "—"
+        return day_text(found) if found else "—"
 
     return Table(
         f"Critical alerts ({count})",

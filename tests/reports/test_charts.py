@@ -48,3 +48,14 @@ def test_the_axis_covers_every_bar_and_limit_with_whole_ticks(values, limit):
     step = top / tick_count(top)
     assert step == int(step)
     ET.fromstring(bar_chart_svg(chart))  # noqa: S314 - our own markup
+
+
+def test_a_partial_period_mark_is_never_cut_off_a_few_bars_label():
+    from reports.charts import BarChart, Series, bar_chart_svg
+
+    months = ("Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan")
+    labels = ("Jun 2026 (from 3 Jun)", *(f"{m} 2026" for m in months))
+    chart = BarChart("Per month", labels, (Series("n", tuple(range(8))),))
+    svg = bar_chart_svg(chart)
+    assert ">(from 3 Jun)</tspan>" in svg
+    assert ">Jun 2026</tspan>" in svg

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Role
 from patients.models import Caregiver, PumpStatus
 from refills import services
 from refills.models import Appointment, AppointmentStatus, PumpForecast, Refill, RiskTier
-from reminders.models import Alert, Notification
+from reminders.models import Alert, Notification, NotificationStatus
 from reports import metrics
 from reports.metrics.common import PatientRef, days_text
 from reports.models import TierSnapshot
@@ -164,9 +166,9 @@ def test_refill_activity_counts_by_month_week_and_lateness(refills):
     assert [(r[0].name, r[3]) for r in late] == [("Bell, Bo", 1), ("Ames, Ann", 3)]
     weekly = {row[0]: row[1] for row in report.tables[2].rows if row[1]}
     assert weekly == {
-        "Mon 05 Jan 2026": 1,
+        "Mon 5 Jan 2026": 1,
         "Mon 19 Jan 2026": 1,
-        "Mon 02 Feb 2026": 1,
+        "Mon 2 Feb 2026": 1,
         "Mon 23 Feb 2026": 1,
     }
 
@@ -455,9 +457,9 @@ def test_device_lifecycle_end_of_service_and_replacements_in_time(world):
     ]
     rows = report.tables[0].rows
     assert [(r[0].name, r[5], r[7]) for r in rows] == [
-        ("Cole, Cy", "19 Jun 2026", "NO"),
-        ("Ames, Ann", "09 Jul 2026", "yes"),
-        ("Bell, Bo", "25 Jan 2027", "NO"),
+        ("Cole, Cy", "Fri 19 Jun 2026", "NO"),
+        ("Ames, Ann", "Thu 9 Jul 2026", "yes"),
+        ("Bell, Bo", "Mon 25 Jan 2027", "NO"),
     ]
 
 
@@ -477,8 +479,9 @@ def test_capacity_marks_the_weeks_with_more_refills_due_than_slots(world):
         forecast(pump, tier=RiskTier.LOW, refill_by=refill_by)
     report = metrics.BY_KEY["capacity"].build(scope=scope(clinic))
     weeks = report.tables[0].rows
-    assert weeks[0] == ["Mon 30 Mar 2026", 5, 4, 1]
-    assert weeks[1] == ["Mon 06 Apr 2026", 2, 5, ""]
+    # Counted from today: the first week is marked as partial.
+    assert weeks[0] == ["Mon 30 Mar 2026 (from Tue 31 Mar)", 5, 4, 1]
+    assert weeks[1] == ["Mon 6 Apr 2026", 2, 5, ""]
     assert report.tables[0].marked == frozenset({0})
     assert dict(report.figures)["Weeks over capacity"] == 1
     assert dict(report.figures)["Refills due in the next 12 weeks"] == 7
@@ -524,3 +527,146 @@ def test_days_text_reads_hours_under_two_days():
     assert days_text(2.5) == "2.5 days"
     assert days_text(None) == "—"
     assert str(PatientRef(patient_id=1, name="Ames, Ann")) == "Ames, Ann"
+
+
+# ------------------------------------------- the open cases a median cannot see, beside it
+
+
+def test_missed_visits_with_no_refill_since_are_counted_beside_the_median_and_listed_first(
+    refills,
+):
+    p = refills["pumps"]
+    S = AppointmentStatus
+    appointment(p["a"], at(2026, 1, 12, 14), S.MISSED)  # A refilled 4 Feb: 23.0 days
+    appointment(p["a"], at(2026, 3, 10, 14), S.MISSED)  # no refill of A since
+    appointment(p["b"], at(2026, 3, 5, 14), S.MISSED)  # no refill of B since
+    appointment(p["x"], at(2026, 3, 5, 14), S.MISSED)  # other clinic
+    report = metrics.BY_KEY["appointments"].build(scope=scope(refills["clinic"]))
+    figures = dict(report.figures)
+    labels = [label for label, _ in report.figures]
+    median_at = labels.index("Median time from a missed appointment to the next refill")
+    assert labels[median_at + 1] == "Missed appointments with no refill since (not in the median)"
+    assert figures["Median time from a missed appointment to the next refill"] == "23.0 days"
+    assert figures["Missed appointments with no refill since (not in the median)"] == 2
+    table = report.tables[1]
+    assert [(r[0].name, r[2]) for r in table.rows] == [
+        ("Ames, Ann", "none yet"),  # Tue 10 Mar, the later of the open ones first
+        ("Bell, Bo", "none yet"),
+        ("Ames, Ann", "Wed 4 Feb 2026"),
+    ]
+    assert table.marked == frozenset({0, 1})
+
+
+def test_alerts_still_open_are_counted_beside_the_medians(refills):
+    p = refills["pumps"]
+    alert(p["a"], "running-out", RiskTier.CRITICAL, at(2026, 1, 10, 12))  # open
+    alert(  # acknowledged after 6 hours, still unresolved
+        p["b"],
+        "running-out",
+        RiskTier.CRITICAL,
+        at(2026, 2, 25, 12),
+        state="acknowledged",
+        acknowledged_at=at(2026, 2, 25, 18),
+    )
+    alert(  # cleared by itself, never acknowledged: not open
+        p["b"], "unbooked-refill", RiskTier.MODERATE, at(2026, 2, 1, 12), state="resolved"
+    )
+    alert(p["x"], "running-out", RiskTier.CRITICAL, at(2026, 1, 10, 12))  # other clinic
+    figures = dict(metrics.BY_KEY["safety"].build(scope=scope(refills["clinic"])).figures)
+    assert figures["Alerts not yet acknowledged (not in the median)"] == 1
+    assert figures["Alerts not yet resolved (not in the median)"] == 2
+
+
+def test_pumps_past_their_refill_by_date_are_counted_beside_the_median_interval(refills):
+    p = refills["pumps"]
+    day = dt.timedelta(days=1)
+    forecast(p["a"], tier=RiskTier.CRITICAL, refill_by=TODAY - 2 * day)  # overdue
+    forecast(p["b"], tier=RiskTier.LOW, refill_by=TODAY)  # due today: not yet past
+    forecast(p["c"], tier=RiskTier.HIGH, refill_by=TODAY - day)  # overdue
+    forecast(p["d"], tier=RiskTier.LOW, refill_by=TODAY + 9 * day)
+    forecast(p["x"], tier=RiskTier.CRITICAL, refill_by=TODAY - 9 * day)  # other clinic
+    figures = dict(metrics.BY_KEY["refills"].build(scope=scope(refills["clinic"])).figures)
+    assert figures["Pumps past their refill-by date today (not in the median)"] == 2
+
+
+def test_every_report_writes_days_as_the_pages_do(refills, forecasts):
+    """'Mon 5 Jan 2026' (pumptrack.dates), never a zero-padded 'Mon 05 Jan', in the
+    figures, tables and chart labels of every report."""
+    import re
+
+    padded = re.compile(r"\b0\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
+    p = refills["pumps"]
+    appointment(p["a"], at(2026, 1, 5, 14), AppointmentStatus.MISSED)
+    for kind in metrics.CATALOGUE:
+        report = kind.build(scope=scope(refills["clinic"]))
+        texts = [str(v) for _, v in report.figures] + list(report.notes)
+        texts += [str(v) for t in report.tables for row in t.rows for v in row]
+        texts += list(report.chart.labels) if report.chart else []
+        assert not [t for t in texts if padded.search(t)], kind.key
+    week = metrics.BY_KEY["refills"].build(scope=scope(refills["clinic"])).tables[2].rows[1]
+    assert week[0] == "Mon 5 Jan 2026"
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(counts=st.lists(st.integers(0, 3), min_size=len(NotificationStatus), max_size=7))
+def test_the_delivery_chart_shows_every_message_in_the_total(world, counts):
+    """Whatever the statuses, the chart's bars add up to the messages counted."""
+    clinic = world["clinic"]
+    Notification.objects.filter(clinic=clinic).delete()
+    n = 0
+    for status, count in zip(NotificationStatus, counts, strict=True):
+        for _ in range(count):
+            n += 1
+            message(clinic, f"h{n}", ("sms", "email")[n % 2], status.value, at(2026, 2, 1))
+    report = metrics.BY_KEY["delivery"].build(scope=scope(clinic))
+    chart = report.chart
+    assert sum(sum(s.values) for s in chart.series) == dict(report.figures)["Messages"] == n
+    shown = {s.name for s in chart.series if sum(s.values)}
+    assert shown == {
+        status.label for status, count in zip(NotificationStatus, counts, strict=True) if count
+    }
+
+
+def test_weeks_and_months_the_period_only_partly_covers_are_marked(refills):
+    """Wed 3 Jun to Thu 10 Sep 2026: June and September and the first and last weeks are
+    partial, and say so in the tables and the chart labels (so in the CSV and PDF too)."""
+    base = scope(refills["clinic"])
+    partial = metrics.Scope(
+        clinic_ids=base.clinic_ids,
+        tz=NY,
+        since=dt.date(2026, 6, 3),
+        until=dt.date(2026, 9, 10),
+        today=dt.date(2026, 9, 10),
+    )
+    report = metrics.BY_KEY["refills"].build(scope=partial)
+    months = [row[0] for row in report.tables[0].rows]
+    assert months == ["Jun 2026 (from 3 Jun)", "Jul 2026", "Aug 2026", "Sep 2026 (to 10 Sep)"]
+    weeks = [row[0] for row in report.tables[2].rows]
+    assert weeks[0] == "Mon 1 Jun 2026 (from Wed 3 Jun)"
+    assert weeks[1] == "Mon 8 Jun 2026"
+    assert weeks[-1] == "Mon 7 Sep 2026 (to Thu 10 Sep)"
+    assert report.chart.labels[0] == "1 Jun (from 3 Jun)"
+    one_week = metrics.Scope(**{**partial.__dict__, "until": dt.date(2026, 6, 5)})
+    appointments = metrics.BY_KEY["appointments"].build(scope=one_week)
+    assert appointments.chart.labels == ("Jun 2026 (3 Jun to 5 Jun)",)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    since=st.dates(dt.date(1900, 1, 1), dt.date(9000, 1, 1)),
+    length=st.integers(0, 400),
+)
+def test_a_label_is_marked_exactly_when_its_span_is_cut(since, length):
+    from reports.metrics.common import month_label, month_starts, week_label, week_starts
+
+    until = min(since + dt.timedelta(days=length), dt.date(9000, 1, 1))
+    for monday in week_starts(since, until):
+        whole = since <= monday and monday + dt.timedelta(days=6) <= until
+        assert ("(" not in week_label(monday, since, until)) == whole
+        assert ("(" not in week_label(monday, since, until, short=True)) == whole
+    for first in month_starts(since, until):
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        whole = since <= first and last <= until
+        assert ("(" not in month_label(first, since, until)) == whole
