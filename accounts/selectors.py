@@ -3,7 +3,12 @@ invitations, scoped by clinic; and the invitations addressed to a signed-in user
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+import datetime as dt
+
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.http import Http404
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -31,6 +36,28 @@ def clinic_membership(*, clinic, membership_id) -> Membership:
         return clinic_members(clinic=clinic).get(pk=membership_id)
     except (Membership.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such staff member") from exc
+
+
+def sign_in_locked_until(*, users, now: dt.datetime) -> dict[int, dt.datetime]:
+    """When each of these users' active sign-in lock-out (django-axes) lifts, by user id;
+    a user without one is absent. Axes locks a username per address for the cool-off
+    after its last failure, so the latest locked attempt's time plus the cool-off is
+    when the last of their locks lifts (a lock on any computer counts: the manager
+    cannot tell which one the member is at)."""
+    cool_off = get_cool_off()
+    if not cool_off:
+        return {}
+    by_username = {user.get_username(): user.pk for user in users}
+    latest = (
+        AccessAttempt.objects.filter(
+            username__in=list(by_username),
+            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+            attempt_time__gt=now - cool_off,
+        )
+        .values("username")
+        .annotate(last=Max("attempt_time"))
+    )
+    return {by_username[row["username"]]: row["last"] + cool_off for row in latest}
 
 
 def _open(queryset: QuerySet[StaffInvitation], now) -> QuerySet[StaffInvitation]:

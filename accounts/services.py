@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
@@ -470,6 +471,31 @@ def staff_two_factor_reset(*, membership: Membership, by: User, base_url: str) -
             },
         )
     logger.info("two-factor devices and password of user %s reset by user %s", user.pk, by.pk)
+
+
+def staff_sign_in_unlock(*, membership: Membership, by: User) -> int:
+    """Lift the member's sign-in lock-out (django-axes) on every computer, so they can
+    try their password again at once; returns how many locked records were removed.
+
+    Only a manager of the membership's clinic (the view reaches the membership through
+    that clinic, so another clinic's member is a 404 before this). The lock is the
+    account's, so a manager of any clinic the member works at may lift it: it grants
+    nothing but another try of the password (and the second factor after it). A
+    platform operator's lock-out is lifted by operators. Logged with ids only.
+    """
+    _check_manager(by, membership.clinic)
+    user = membership.user
+    if user.is_superuser:
+        raise PermissionDenied("A platform operator's sign-in lock-out is lifted by operators.")
+    removed = axes_reset(username=user.get_username())
+    logger.info(
+        "sign-in lock-out of user %s lifted (%s records) by user %s at clinic %s",
+        user.pk,
+        removed,
+        by.pk,
+        membership.clinic_id,
+    )
+    return removed
 
 
 def clinic_settings_update(*, clinic, by: User | None, **fields):

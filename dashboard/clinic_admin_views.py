@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -133,12 +133,16 @@ def clinic_staff(request, clinic, allowed):
         messages.error(request, "Nobody was invited: see the messages below.")
     else:
         form = forms.InviteForm(initial={"role": "nurse"})
+    members = list(staff_selectors.clinic_members(clinic=clinic))
     return render(
         request,
         "dashboard/clinic_admin/staff.html",
         {
             "clinic": clinic,
-            "members": list(staff_selectors.clinic_members(clinic=clinic)),
+            "members": members,
+            "locked_until": staff_selectors.sign_in_locked_until(
+                users=[m.user for m in members], now=timezone.now()
+            ),
             "invitations": list(
                 staff_selectors.clinic_pending_invitations(clinic=clinic, now=timezone.now())
             ),
@@ -175,6 +179,9 @@ def staff_member(request, member, allowed):
             "membership": membership,
             "form": form,
             "is_self": membership.user_id == request.user.pk,
+            "locked_until": staff_selectors.sign_in_locked_until(
+                users=[membership.user], now=timezone.now()
+            ).get(membership.user_id),
             "here": "staff",
         },
     )
@@ -226,6 +233,22 @@ def staff_two_factor_reset(request, member, allowed):
         "they were emailed a link to choose a new one, then set up two-factor sign-in again.",
     )
     return redirect("dashboard:staff_member", clinic_id=clinic.pk, membership_id=membership.pk)
+
+
+@require_POST
+@staff_view("manage_clinic", scope=MEMBER)
+def staff_sign_in_unlock(request, member, allowed):
+    clinic, membership = member
+    try:
+        staff_services.staff_sign_in_unlock(membership=membership, by=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        return _refused(request, clinic, membership, ValidationError(str(exc)))
+    messages.success(
+        request,
+        f"{_name(membership)}'s sign-in lock-out was lifted: they can sign in again now, "
+        "on any computer.",
+    )
+    return redirect("dashboard:clinic_staff", clinic_id=clinic.pk)
 
 
 @staff_view("manage_clinic", scope=CLINIC)

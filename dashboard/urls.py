@@ -125,6 +125,11 @@ urlpatterns = [
         clinic_admin_views.staff_two_factor_reset,
         name="staff_two_factor_reset",
     ),
+    path(
+        "clinic/<int:clinic_id>/staff/<int:membership_id>/unlock-sign-in/",
+        clinic_admin_views.staff_sign_in_unlock,
+        name="staff_sign_in_unlock",
+    ),
     path("calendar/", calendar, name="calendar"),
     path("alerts/", alert_inbox, name="alerts"),
     path("alerts/<int:alert_id>/acknowledge/", alert_acknowledge, name="alert_acknowledge"),

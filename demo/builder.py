@@ -37,7 +37,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Role, User
 from accounts.services import staff_account_set_up
 from demo.history import HistoryBuilder, Profile, history_dated
 from demo.scenarios import (
@@ -48,7 +48,6 @@ from demo.scenarios import (
     DEMO_ROLE,
     DEMO_SEED,
     DEMO_TIMEZONE,
-    DEMO_TWO_FACTOR_LOGINS,
     DEMO_USERNAME,
     FAMILY_NAMES,
     GIVEN_NAMES,
@@ -128,11 +127,19 @@ class DemoResult:
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} ({DEMO_ROLE.label} at the demo clinic; "
             "the Django admin is for platform operators only)."
         )
-        lines.append(
-            f"{' and '.join(DEMO_TWO_FACTOR_LOGINS)} (password {DEMO_PASSWORD}) can override "
-            "and see reports; they are asked to set up two-factor sign-in first."
-        )
+        lines.append(f"Every demo role has a login, password {DEMO_PASSWORD}: {demo_logins()}.")
         return lines
+
+
+def demo_logins() -> str:
+    """'demo (Nurse), ..., demo.manager (Manager, two-factor set-up first)': each demo
+    staff account with its role, and whether the role asks for two-factor first."""
+    two_factor = set(settings.PUMPTRACK_2FA_REQUIRED_ROLES)
+    return ", ".join(
+        f"{username} ({Role(role).label}"
+        f"{', two-factor set-up first' if role in two_factor else ''})"
+        for username, _first, _last, role, _escalations in STAFF
+    )
 
 
 def load_demo(*, now: dt.datetime, seed: int = DEMO_SEED, if_empty: bool = False) -> DemoResult:
@@ -213,13 +220,12 @@ class _Builder(HistoryBuilder):
         return clinic
 
     def _staff(self) -> dict[str, User]:
-        # Hashed once (a real hash, about a second of work) for the three demo logins;
-        # make_password skips the password validators on purpose: local demo only.
+        # Hashed once (a real hash, about a second of work) for every demo login, one
+        # per role; make_password skips the password validators on purpose: local demo
+        # only. None has staff status (the admin is operators').
         demo_password = make_password(DEMO_PASSWORD)
         users = {}
         for username, first, last, role, escalations in STAFF:
-            signs_in = username == DEMO_USERNAME or username in DEMO_TWO_FACTOR_LOGINS
-            # The others cannot sign in; none has staff status (the admin is operators').
             users[username] = staff_account_set_up(
                 clinic=self.clinic,
                 username=username,
@@ -228,7 +234,7 @@ class _Builder(HistoryBuilder):
                 email=f"{username}@example.org",
                 role=role,
                 receives_escalations=escalations,
-                password_hash=demo_password if signs_in else None,
+                password_hash=demo_password,
             )
         return users
 

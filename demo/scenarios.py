@@ -18,10 +18,10 @@ DEMO_USERNAME = "demo"
 # Local demo only: load_demo refuses to run unless settings.DEMO_LOGIN_ENABLED is True.
 DEMO_PASSWORD = "demo"  # noqa: S105
 # A nurse: the role that records refills, and one that signs in without two-factor.
-# The physician and manager demo logins share the password and are asked to set up
-# two-factor sign-in on first use, as their roles require.
+# Every demo staff account (STAFF below) shares the password, so each role can be
+# tried; those whose role needs two-factor (PUMPTRACK_2FA_REQUIRED_ROLES) are asked to
+# set it up on first use.
 DEMO_ROLE = Role.NURSE
-DEMO_TWO_FACTOR_LOGINS = ("demo.physician", "demo.manager")
 OVERRIDE_REASON = "Demo data"
 
 # (scenario, how many patients). The tier is what the scenario is built to show today.

@@ -33,6 +33,20 @@ def _shown_days(by_day: dict, hours) -> list[tuple[dt.date, list, str]]:
     return shown
 
 
+def _wanted_day(text: str, today: dt.date) -> tuple[dt.date, bool]:
+    """The day asked for, or today and True when the text is not a date we can show
+    (the page then says so rather than silently showing this week)."""
+    if not text:
+        return today, False
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return today, True
+    if not forms.EARLIEST_YEAR <= day.year <= forms.LATEST_YEAR:
+        return today, True  # A week around year 1 or 9999 overflows.
+    return day, False
+
+
 @staff_view("view_clinical", scope=WHERE_ALLOWED, refusal="You are not a member of any clinic.")
 def calendar(request, clinics):
     clinic = clinics[0]
@@ -43,12 +57,7 @@ def calendar(request, clinics):
             raise Http404("No such clinic.")
     zone = clinic.tz
     today = clinic_today(clinic)
-    try:
-        day = dt.date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
-    except ValueError:
-        day = today
-    if not forms.EARLIEST_YEAR <= day.year <= forms.LATEST_YEAR:
-        day = today  # A week around year 1 or 9999 overflows: show this week instead.
+    day, unreadable = _wanted_day(request.GET.get("day", ""), today)
     view_kind = "day" if request.GET.get("view") == "day" else "week"
     if view_kind == "day":
         first, days = day, 1
@@ -74,6 +83,7 @@ def calendar(request, clinics):
             "tz": zone,
             "today": today,
             "day": day,
+            "day_unreadable": unreadable,
             "view": view_kind,
             "days": _shown_days(by_day, hours),
             "count": len(appointments),

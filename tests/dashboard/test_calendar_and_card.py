@@ -3,9 +3,11 @@
 import datetime as dt
 import re
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.selectors.clinics import clinic_today
 from refills import services
 
 CALENDAR = reverse("dashboard:calendar")
@@ -97,3 +99,25 @@ def test_emergency_card_shows_how_a_flex_dose_is_given(nurse_client, flex_pump):
 def test_emergency_card_of_a_simple_program_has_no_schedule_line(nurse_client, filled_pump):
     url = reverse("dashboard:emergency_card", args=[filled_pump.patient_id])
     assert "Given as" not in nurse_client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("asked", "view", "said"),
+    [
+        ("2026-13-45", "week", "this week"),
+        ("yesterday", "day", "today"),
+        ("0001-01-01", "week", "this week"),
+    ],
+)
+def test_an_unreadable_day_is_said_not_silently_replaced(nurse_client, clinic, asked, view, said):
+    response = nurse_client.get(reverse("dashboard:calendar"), {"day": asked, "view": view})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"could not be read; showing {said}." in page
+    assert response.context["day"] == clinic_today(clinic)
+
+
+def test_a_readable_day_has_no_notice(nurse_client):
+    response = nurse_client.get(reverse("dashboard:calendar"), {"day": "2026-03-04"})
+    assert response.context["day"] == dt.date(2026, 3, 4)
+    assert b"could not be read" not in response.content
