@@ -24,6 +24,7 @@ from .common import (
     boolean_field,
     char_field,
     contact_layout,
+    email_field,
     form_helper,
     phone_field,
     timezone_choices,
@@ -91,7 +92,7 @@ class PatientForm(ContactRulesMixin, forms.Form):
         help_text=Patient._meta.get_field("spasticity_origin").help_text,
     )
     phone = phone_field()
-    email = forms.EmailField(label="Email", required=False, max_length=254)
+    email = email_field()
     preferred_channel = forms.ChoiceField(label="Send reminders by", choices=Channel.choices)
     consent_sms = boolean_field(Patient, "consent_sms")
     consent_email = boolean_field(Patient, "consent_email")
