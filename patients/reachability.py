@@ -28,7 +28,7 @@ def sms_refusal(person) -> str:
         .first()
     )
     if last_keyword is not None and not last_keyword.consent_sms:
-        return "Opted out of text messages (replied STOP)"
+        return "Opted out of text messages"  # by an inbound STOP (or another stop word)
     return "No consent recorded for text messages"
 
 

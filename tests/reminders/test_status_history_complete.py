@@ -116,7 +116,7 @@ def test_unticked_is_no_consent_and_only_stop_is_an_opt_out(patient):
     stopped = _pending(patient)
     notification_send(notification_id=stopped.pk)
     stopped.refresh_from_db()
-    assert stopped.suppressed_reason == "Opted out of text messages (replied STOP)"
+    assert stopped.suppressed_reason == "Opted out of text messages"
 
 
 @pytest.mark.django_db
