@@ -9,8 +9,10 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.db.models.functions import Trim, Upper
 
 from patients.models import Clinic, Patient, Pump, PumpModel
+from patients.validators import mrn_key
 from refills.models import DrugProduct, DrugProgram
 
 
@@ -51,11 +53,31 @@ def clinics_by_name(clinics) -> QuerySet[Clinic]:
 
 
 def mrn_taken(*, clinic: Clinic, mrn: str, patient: Patient | None = None) -> bool:
-    """Another patient at the clinic has this MRN (`patient`, the one edited, aside)."""
-    taken = Patient.objects.filter(clinic=clinic, mrn=mrn)
+    """Another patient at the clinic has this MRN, ignoring case and the spaces around
+    it (`patient`, the one edited, aside)."""
+    taken = Patient.objects.annotate(mrn_key=Upper(Trim("mrn"))).filter(
+        clinic=clinic, mrn_key=mrn_key(mrn)
+    )
     if patient is not None:
         taken = taken.exclude(pk=patient.pk)
     return taken.exists()
+
+
+def same_person(
+    *, clinic: Clinic, family_name: str, given_name: str, born: dt.date
+) -> Patient | None:
+    """A patient of the clinic with this last name, first name and date of birth (case
+    and surrounding spaces aside): maybe the same person registered twice."""
+    return (
+        Patient.objects.filter(
+            clinic=clinic,
+            family_name__iexact=family_name.strip(),
+            given_name__iexact=given_name.strip(),
+            date_of_birth=born,
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 def pump_models() -> QuerySet[PumpModel]:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Trim, Upper
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
@@ -385,7 +386,15 @@ class Patient(NormalizedPhonesMixin, models.Model):
     class Meta:
         ordering = ["family_name", "given_name"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_in_clinic")
+            # "RV-0002", "rv-0002 " and " Rv-0002" are one record number: unique by
+            # the trimmed, upper-cased MRN (the form says so first; this is the guard).
+            models.UniqueConstraint(
+                "clinic",
+                Upper(Trim("mrn")),
+                name="patient_mrn_unique_in_clinic_ci",
+                violation_error_message="Another patient at this clinic has this MRN "
+                "(MRNs are compared ignoring case and surrounding spaces).",
+            )
         ]
         indexes = [models.Index(fields=["clinic", "family_name", "given_name"])]
 

@@ -18,6 +18,20 @@ from .models import Caregiver, Channel, Patient
 NO_CONSENTED_CHANNEL = "No reminders will go out: no consented channel"
 
 
+def sms_refusal(person) -> str:
+    """Why a patient or caregiver gets no texts although they have a number: an opt-out
+    only when their last inbound keyword was STOP (reminders' sms_keyword_apply records
+    it with an "inbound SMS" change reason); an unticked box is no consent, not an opt-out."""
+    last_keyword = (
+        person.history.filter(history_change_reason__startswith="inbound SMS")
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if last_keyword is not None and not last_keyword.consent_sms:
+        return "Opted out of text messages"  # by an inbound STOP (or another stop word)
+    return "No consent recorded for text messages"
+
+
 def consented_channels(
     *, preferred: str, consent_sms: bool, consent_email: bool, phone: str, email: str
 ) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from patients.models import (
     PumpModel,
     PumpStatus,
 )
-from patients.validators import normalize_phone
+from patients.validators import normalize_mrn, normalize_phone
 from pumptrack.dates import date_text
 
 
@@ -53,8 +53,15 @@ def clinic_create(**fields) -> Clinic:
     return clinic
 
 
+def _normalized_mrn(fields: dict) -> dict:
+    """The MRN without the spaces around it (uniqueness ignores them and its case)."""
+    if "mrn" in fields:
+        return {**fields, "mrn": normalize_mrn(fields["mrn"])}
+    return fields
+
+
 def patient_create(*, clinic: Clinic, **fields) -> Patient:
-    patient = Patient(clinic=clinic, **_normalized_phones(fields))
+    patient = Patient(clinic=clinic, **_normalized_phones(_normalized_mrn(fields)))
     patient.full_clean()
     patient.save()
     return patient
@@ -91,7 +98,7 @@ def _apply_validated(instance, fields: dict) -> tuple[list[str], dict]:
 def patient_update(*, patient: Patient, **fields) -> Patient:
     """Update a patient; a change of risk factors or zone re-tiers the active pump
     (refills/receivers.py)."""
-    fields = _normalized_phones(fields)
+    fields = _normalized_phones(_normalized_mrn(fields))
     changed, _ = _apply_validated(patient, fields)
     if not changed:
         return patient

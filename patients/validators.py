@@ -34,3 +34,15 @@ def validate_timezone(value) -> None:
 
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def normalize_mrn(text: str) -> str:
+    """The MRN as stored: as typed, without the spaces around it (its case is kept: a
+    record number is never silently rewritten)."""
+    return (text or "").strip()
+
+
+def mrn_key(text: str) -> str:
+    """What makes two MRNs the same record number within a clinic: case and the spaces
+    around it do not count (the database constraint compares Upper(Trim(mrn)))."""
+    return normalize_mrn(text).upper()

@@ -53,10 +53,26 @@ def check_free_text(**fields: str) -> None:
         raise ValidationError(errors)
 
 
+def checked_on_submit(field: forms.CharField) -> forms.CharField:
+    """The field without the browser's maxlength attribute: a browser silently cuts a
+    longer paste or typing at that length, so the nurse never learns that part of what
+    they wrote is gone. The server refuses over-long text with a message instead."""
+    field.widget.attrs.pop("maxlength", None)
+    limit = field.max_length
+    if limit is not None:
+        field.error_messages.setdefault("max_length", "")
+        if "%(show_value)s" not in field.error_messages["max_length"]:
+            field.error_messages["max_length"] = (
+                f"This is too long: keep it to {limit:,} characters or fewer "
+                "(it has %(show_value)s). Nothing was saved."
+            )
+    return field
+
+
 def free_text_field(*, label: str, rows: int = 2, required: bool = False, **kwargs):
     """A Textarea form field bounded like every other free-text field."""
     limit = free_text_max()
-    return forms.CharField(
+    field = forms.CharField(
         label=label,
         required=required,
         max_length=limit,
@@ -68,3 +84,4 @@ def free_text_field(*, label: str, rows: int = 2, required: bool = False, **kwar
         widget=forms.Textarea(attrs={"rows": rows}),
         **kwargs,
     )
+    return checked_on_submit(field)

@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import Channel
+from patients.reachability import sms_refusal
 from reminders import conf
 from reminders.channels import (
     LookupState,
@@ -126,7 +127,7 @@ def _not_allowed(notification: Notification) -> tuple[str, str]:
         return "The caregiver no longer receives reminders", ""
     if notification.channel == Channel.SMS:
         if not person.consent_sms:
-            return "Opted out of text messages", ""
+            return sms_refusal(person), ""
         return ("", person.phone) if person.phone else ("No mobile number on file", "")
     if not person.consent_email:
         return "No consent to email", ""

@@ -165,6 +165,17 @@ class Notification(models.Model):
         return self.kind in PATIENT_FACING_KINDS
 
     @property
+    def channel_label(self) -> str:
+        """The channel it went by; for one never sent, the recipient's own choice of
+        channel (what their page says under "Reminders by"), marked not sent."""
+        if self.channel != Channel.NONE:
+            return self.get_channel_display()
+        person = self.caregiver if self.caregiver_id else self.patient
+        if person is None or person.preferred_channel == Channel.NONE:
+            return Channel.NONE.label
+        return f"{person.get_preferred_channel_display()}: not sent"
+
+    @property
     def recipient_label(self) -> str:
         """Who the message is for, for staff pages (no contact details)."""
         if self.caregiver_id:

@@ -21,6 +21,7 @@ from reminders import conf
 from reminders.messages import render, template_for
 from reminders.models import Notification, NotificationStatus
 from reminders.quiet import next_allowed
+from reminders.status_history import record_created_suppressed
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def choose_channel(
     if usable:
         return usable[0][0], usable[0][1], ""
     if preferred == Channel.SMS and phone and not consent_sms:
-        reason = "Opted out of text messages (no SMS consent) and no email consent"
+        reason = "No consent recorded for text messages and no email consent"  # or a STOP
     elif preferred == Channel.EMAIL and email and not consent_email:
         reason = "No email consent and no text-message consent"
     else:
@@ -241,4 +242,7 @@ def notifications_insert(drafts: Sequence[Draft], *, now: dt.datetime | None = N
             )
         )
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    record_created_suppressed(
+        [r.key for r in rows if r.status == NotificationStatus.SUPPRESSED], now=now
+    )
     return len(rows)

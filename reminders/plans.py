@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
 from patients.models import Pump, PumpStatus
 from refills.models import Appointment, AppointmentStatus, PumpForecast
@@ -36,6 +35,7 @@ from reminders.outbox import (
     patient_and_caregivers,
     patient_context,
 )
+from reminders.status_history import cancel_pending
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +196,7 @@ def _cancel_stale(appointment: Appointment) -> None:
         pending = pending.exclude(key__contains=f":{start_tag(appointment.scheduled_start)}:")
     elif appointment.status == AppointmentStatus.MISSED:
         pending = pending.exclude(kind=NotificationKind.MISSED_APPOINTMENT)
-    pending.update(
-        status=NotificationStatus.CANCELLED,
-        suppressed_reason="The appointment changed before this was sent",
-        status_changed_at=timezone.now(),
-    )
+    cancel_pending(pending, reason="The appointment changed before this was sent")
 
 
 def plans_process(
@@ -351,11 +347,7 @@ def _withdraw_pending_nudges(
     )
     for prefix in keep:
         pending = pending.exclude(key__startswith=prefix)
-    return pending.update(
-        status=NotificationStatus.CANCELLED,
-        suppressed_reason=reason[:200],
-        status_changed_at=now,
-    )
+    return cancel_pending(pending, reason=reason, now=now)
 
 
 def _nudge_drafts(

@@ -8,7 +8,6 @@ last forecast refresh of it. Each runs inside the sending service's transaction.
 from __future__ import annotations
 
 from django.db.models import Q
-from django.utils import timezone
 
 from patients import signals as patient_signals
 from patients.models import Caregiver, Pump
@@ -16,7 +15,8 @@ from refills import signals as refill_signals
 from refills.models import PumpForecast
 from reminders import hooks
 from reminders.alerts import alerts_close_for_pump
-from reminders.models import Notification, NotificationStatus
+from reminders.models import Notification
+from reminders.status_history import cancel_pending
 
 
 def review_after_forecast_stored(*, forecast: PumpForecast, now, **_) -> None:
@@ -27,9 +27,9 @@ def withdraw_a_removed_caregivers_messages(*, caregiver: Caregiver, **_) -> None
     """Notification.caregiver is SET_NULL on delete, and a row without a caregiver is
     addressed to the patient: cancel the caregiver's pending rows before the delete so
     that none of them is re-routed."""
-    Notification.objects.filter(caregiver=caregiver, status=NotificationStatus.PENDING).update(
-        status=NotificationStatus.CANCELLED,
-        suppressed_reason="The caregiver was removed from the patient's record",
+    cancel_pending(
+        Notification.objects.filter(caregiver=caregiver),
+        reason="The caregiver was removed from the patient's record",
     )
 
 
@@ -43,13 +43,11 @@ def stop_messages_and_alerts_of_an_unreplaced_pump(*, pump: Pump, by, note: str,
     """The reminders of the cancelled visits went with refills' forecast refresh; the rest of
     the pump's unsent messages go too (a "you missed your refill" text, a "please book"
     nudge), as do its open alerts."""
-    Notification.objects.filter(
-        Q(appointment__pump=pump) | Q(key__startswith=f"pump:{pump.pk}:"),
-        status=NotificationStatus.PENDING,
-    ).update(
-        status=NotificationStatus.CANCELLED,
-        suppressed_reason="The pump was explanted and not replaced",
-        status_changed_at=timezone.now(),
+    cancel_pending(
+        Notification.objects.filter(
+            Q(appointment__pump=pump) | Q(key__startswith=f"pump:{pump.pk}:")
+        ),
+        reason="The pump was explanted and not replaced",
     )
     alerts_close_for_pump(pump=pump, by=by, note=note)
 

@@ -15,6 +15,7 @@ from .common import (
     boolean_field,
     char_field,
     contact_layout,
+    email_field,
     form_helper,
     phone_field,
     timezone_choices,
@@ -26,7 +27,7 @@ class CaregiverForm(ContactRulesMixin, forms.Form):
     name = char_field(Caregiver, "name", label="Name")
     relationship = char_field(Caregiver, "relationship", label="Relationship to the patient")
     phone = phone_field()
-    email = forms.EmailField(label="Email", required=False, max_length=254)
+    email = email_field()
     preferred_channel = forms.ChoiceField(label="Send reminders by", choices=Channel.choices)
     consent_sms = boolean_field(Caregiver, "consent_sms")
     consent_email = boolean_field(Caregiver, "consent_email")

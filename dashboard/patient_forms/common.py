@@ -17,6 +17,7 @@ from patients.models import (
     Patient,
 )
 from patients.validators import normalize_phone, region_timezones
+from pumptrack.limits import checked_on_submit
 
 from ..forms.findings import add_findings_to_form
 
@@ -58,13 +59,18 @@ def verbose_label(model, name: str) -> str:
 
 def char_field(model, name: str, *, required: bool | None = None, **kwargs) -> forms.CharField:
     model_field = model._meta.get_field(name)
-    return forms.CharField(
+    field = forms.CharField(
         label=kwargs.pop("label", verbose_label(model, name)),
         max_length=model_field.max_length,
         required=(not model_field.blank) if required is None else required,
         help_text=kwargs.pop("help_text", model_field.help_text),
         **kwargs,
     )
+    return checked_on_submit(field)
+
+
+def email_field() -> forms.EmailField:
+    return checked_on_submit(forms.EmailField(label="Email", required=False, max_length=254))
 
 
 def boolean_field(model, name: str) -> forms.BooleanField:
@@ -75,7 +81,7 @@ def boolean_field(model, name: str) -> forms.BooleanField:
 
 
 def phone_field(help_text: str = "") -> forms.CharField:
-    return forms.CharField(
+    field = forms.CharField(
         label="Mobile phone",
         required=False,
         max_length=PHONE_MAX_TYPED,
@@ -83,6 +89,7 @@ def phone_field(help_text: str = "") -> forms.CharField:
         or "Type it as you hear it, e.g. (617) 555-0142; it is stored as +16175550142.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
     )
+    return checked_on_submit(field)
 
 
 def timezone_field(help_text: str) -> forms.ChoiceField:

@@ -13,9 +13,10 @@ from patients.models import (
     Patient,
     SpasticityOrigin,
 )
+from patients.validators import normalize_mrn
 from pumptrack.limits import free_text_field
 
-from ..form_choices import clinics_by_name, mrn_taken
+from ..form_choices import clinics_by_name, mrn_taken, same_person
 from ..forms.fields import DateInput
 from .common import (
     EARLIEST_BIRTH,
@@ -23,6 +24,7 @@ from .common import (
     boolean_field,
     char_field,
     contact_layout,
+    email_field,
     form_helper,
     phone_field,
     timezone_choices,
@@ -30,7 +32,7 @@ from .common import (
 )
 
 
-def _patient_helper(*, with_clinic: bool) -> FormHelper:
+def _patient_helper(*, with_clinic: bool, with_confirm: bool = False) -> FormHelper:
     """Identity (with the clinic picker when there is a choice), contact, risk factors."""
     identity = [
         Row(
@@ -45,6 +47,8 @@ def _patient_helper(*, with_clinic: bool) -> FormHelper:
     ]
     if with_clinic:
         identity.insert(0, "clinic")
+    if with_confirm:
+        identity.append("confirm_new_person")
     return form_helper(
         Fieldset("Identity", *identity),
         Fieldset(
@@ -88,7 +92,7 @@ class PatientForm(ContactRulesMixin, forms.Form):
         help_text=Patient._meta.get_field("spasticity_origin").help_text,
     )
     phone = phone_field()
-    email = forms.EmailField(label="Email", required=False, max_length=254)
+    email = email_field()
     preferred_channel = forms.ChoiceField(label="Send reminders by", choices=Channel.choices)
     consent_sms = boolean_field(Patient, "consent_sms")
     consent_email = boolean_field(Patient, "consent_email")
@@ -104,6 +108,11 @@ class PatientForm(ContactRulesMixin, forms.Form):
     prior_prealarm_symptoms = boolean_field(Patient, "prior_prealarm_symptoms")
     oral_baclofen_bridge = boolean_field(Patient, "oral_baclofen_bridge")
     notes = free_text_field(label="Notes", rows=3)
+    # Shown only when a patient with the same names and date of birth exists.
+    confirm_new_person = forms.BooleanField(
+        label="This is a different person: register them anyway",
+        required=False,
+    )
 
     def __init__(self, *args, clinics=None, patient: Patient | None = None, **kwargs):
         """`clinics`: where a new patient may be registered; `patient`: the one edited."""
@@ -133,19 +142,49 @@ class PatientForm(ContactRulesMixin, forms.Form):
     def clean(self):
         data = super().clean()
         self.check_channel(data)
-        mrn = (data.get("mrn") or "").strip()
+        mrn = normalize_mrn(data.get("mrn") or "")
         clinic = self.fixed_clinic or data.get("clinic")
         if mrn and clinic is not None:
             data["mrn"] = mrn
             if mrn_taken(clinic=clinic, mrn=mrn, patient=self.patient):
-                self.add_error("mrn", f"Another patient at {clinic.name} has MRN {mrn}.")
+                self.add_error(
+                    "mrn",
+                    f"Another patient at {clinic.name} has MRN {mrn} "
+                    "(MRNs are compared ignoring capitals and spaces around them).",
+                )
+        if self.patient is None and clinic is not None:
+            self._check_same_person(data, clinic)
         return data
+
+    def _check_same_person(self, data: dict, clinic: Clinic) -> None:
+        """A new patient with the names and birth date of one already registered is
+        probably a second record of the same person: say so, and register them only
+        once the user confirms it is someone else."""
+        family, given, born = (data.get(k) for k in ("family_name", "given_name", "date_of_birth"))
+        if not (family and given and born) or data.get("confirm_new_person"):
+            return
+        existing = same_person(clinic=clinic, family_name=family, given_name=given, born=born)
+        if existing is None:
+            return
+        self.helper = _patient_helper(with_clinic="clinic" in self.fields, with_confirm=True)
+        self.add_error(
+            "confirm_new_person",
+            f"{clinic.name} already has {existing.family_name}, {existing.given_name}, "
+            f"born {born:%m/%d/%Y} (MRN {existing.mrn}). If this is the same person, "
+            "open their page instead; if it is someone else, tick this box.",
+        )
 
     def patient_fields(self) -> dict:
         """The keyword arguments of patients.services.patient_create / patient_update."""
         data = self.cleaned_data
-        return {name: data[name] for name in self.fields if name != "clinic"}
+        return {
+            name: data[name] for name in self.fields if name not in ("clinic", "confirm_new_person")
+        }
 
 
 def patient_initial(patient: Patient) -> dict:
-    return {name: getattr(patient, name) for name in PatientForm.base_fields if name != "clinic"}
+    return {
+        name: getattr(patient, name)
+        for name in PatientForm.base_fields
+        if name not in ("clinic", "confirm_new_person")
+    }

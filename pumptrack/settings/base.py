@@ -200,6 +200,10 @@ LOGOUT_REDIRECT_URL = "/accounts/login/?signed_out=1"
 PUMPTRACK_FREE_TEXT_MAX_CHARS = env.int("PUMPTRACK_FREE_TEXT_MAX_CHARS", default=4000)
 
 LANGUAGE_CODE = "en-us"
+# How a search reads an all-numbers date such as 12/01/1980: "MDY" (month first, what
+# en-US date inputs show, the clinics' locale) or "DMY". A date that can only be read
+# one way (13/01/1980) is read that way whatever this says.
+PUMPTRACK_NUMERIC_DATE_ORDER = env("PUMPTRACK_NUMERIC_DATE_ORDER", default="MDY")
 # Stored in UTC; shown in the clinic's or the patient's zone at the edges.
 TIME_ZONE = "UTC"
 USE_I18N = True

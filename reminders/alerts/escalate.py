@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from accounts.models import Membership, Role
 from patients.models import Channel
@@ -17,8 +16,9 @@ from patients.validators import normalize_phone
 from refills.risk import Tier
 from reminders import conf
 from reminders.messages import format_when
-from reminders.models import Alert, AlertState, Notification, NotificationKind, NotificationStatus
+from reminders.models import Alert, AlertState, Notification, NotificationKind
 from reminders.outbox import Draft, Recipient, draft_for, notifications_insert
+from reminders.status_history import cancel_pending
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +31,7 @@ def escalation_start(severity: int, now: dt.datetime) -> dt.datetime | None:
 
 
 def cancel_pending_escalations(alert: Alert, *, reason: str) -> None:
-    Notification.objects.filter(alert=alert, status=NotificationStatus.PENDING).update(
-        status=NotificationStatus.CANCELLED,
-        suppressed_reason=reason,
-        status_changed_at=timezone.now(),
-    )
+    cancel_pending(Notification.objects.filter(alert=alert), reason=reason)
 
 
 def alert_url(alert: Alert) -> str:

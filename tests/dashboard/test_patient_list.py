@@ -129,7 +129,9 @@ def test_new_patient_continues_to_the_pump_or_the_patient_page(as_user, clinic):
     # The form's defaults (SMS, consent unticked): saved, with the warning.
     assert NO_CONSENTED_CHANNEL in html
     scheduler = as_user(staff(clinic, Role.SCHEDULER))
-    response = scheduler.post(reverse("dashboard:patient_create"), {**data, "mrn": "N-2"})
+    # Another person (the same names and birth date would ask for a confirmation).
+    second = {**data, "mrn": "N-2", "given_name": "Iris"}
+    response = scheduler.post(reverse("dashboard:patient_create"), second)
     assert response.url == reverse("dashboard:patient", args=[Patient.objects.get(mrn="N-2").pk])
 
 

@@ -227,7 +227,7 @@ def test_email_is_used_when_text_messages_are_not_consented(filled_pump, nurse):
     ("changes", "reason"),
     [
         ({"preferred_channel": Channel.NONE}, "Prefers phone calls"),
-        ({"consent_sms": False, "consent_email": False}, "Opted out of text messages"),
+        ({"consent_sms": False, "consent_email": False}, "No consent recorded for text messages"),
     ],
 )
 def test_a_recipient_without_a_usable_channel_gets_a_suppressed_row_staff_can_read(
