@@ -219,6 +219,14 @@ def clinic_closures(*, clinic: Clinic, from_day: dt.date | None = None) -> list[
     return list(closures)
 
 
+def closure_reason_on(*, clinic: Clinic, day: dt.date) -> str:
+    """The reason of the clinic's closure covering ``day``, or "" when none does."""
+    closure = ClinicClosure.objects.filter(
+        clinic=clinic, first_day__lte=day, last_day__gte=day
+    ).first()
+    return closure.reason if closure is not None else ""
+
+
 def clinic_hours(*, clinic: Clinic, from_day: dt.date) -> ClinicHours:
     """The clinic's working days, opening hours and its closures from ``from_day`` on."""
     closures = tuple(
