@@ -143,6 +143,16 @@ def next_refill_appointment(*, pump: Pump, after: dt.datetime | None = None) -> 
     return qs.order_by("scheduled_start").first()
 
 
+def other_scheduled_refills(*, pump: Pump, exclude_id: int | None = None) -> list[Appointment]:
+    """The pump's scheduled refill appointments, soonest first (``exclude_id`` left out)."""
+    qs = Appointment.objects.filter(
+        pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.SCHEDULED
+    )
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return list(qs.order_by("scheduled_start"))
+
+
 def missed_refill_since(*, pump: Pump, since: dt.datetime | None) -> bool:
     """A refill appointment was missed after ``since`` (the last refill; None: ever)."""
     missed = Appointment.objects.filter(
