@@ -136,7 +136,12 @@ def _clinic_findings(
         capacity=diary.capacity,
     )
     return [
-        v.Finding(concern.code, "scheduled_start", concern.message, v.Severity.WARNING)
+        v.Finding(
+            concern.code,
+            "scheduled_time" if concern.code == "outside_opening_hours" else "scheduled_start",
+            concern.message,
+            v.Severity.WARNING,
+        )
         for concern in concerns
     ]
 
