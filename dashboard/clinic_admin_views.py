@@ -267,6 +267,10 @@ def clinic_closures(request, clinic, allowed):
     )
 
 
+def _appointments(count: int) -> str:
+    return "1 appointment is" if count == 1 else f"{count} appointments are"
+
+
 def _warn_booked(request, clinic, closure) -> None:
     """Appointments already booked on the days now closed are not moved silently: the
     manager is told, and the calendar shows them on the closed days."""
@@ -276,7 +280,7 @@ def _warn_booked(request, clinic, closure) -> None:
     if booked:
         messages.warning(
             request,
-            f"{booked} appointment(s) are booked on these days. They stay booked: ask a "
+            f"{_appointments(booked)} booked on these days. They stay booked: ask a "
             "scheduler to move them (the calendar shows them on the closed days).",
         )
 

@@ -275,11 +275,17 @@ def booking_concerns(
         concerns.append(
             Concern(
                 "slot_taken",
-                f"This time is already taken: {len(clash)} appointment(s) at this clinic "
-                f"overlap it ({times}), and the clinic books {capacity} at a time.",
+                f"This time is already taken: {_overlap(len(clash))} ({times}), and the "
+                f"clinic books {capacity} at a time.",
             )
         )
     return concerns
+
+
+def _overlap(count: int) -> str:
+    if count == 1:
+        return "1 appointment at this clinic overlaps it"
+    return f"{count} appointments at this clinic overlap it"
 
 
 def _outside_hours(
