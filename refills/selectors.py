@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
+from django.utils import timezone
+
 from patients.models import Clinic, ClinicClosure, Pump
 from refills.forecast import Fill, ProgramChange
 from refills.models import (
@@ -282,6 +284,24 @@ def scheduled_on_days(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) 
         scheduled_start__gte=start,
         scheduled_start__lt=end,
     ).count()
+
+
+def scheduled_outside_hours(*, clinic: Clinic, now: dt.datetime) -> list[Appointment]:
+    """The clinic's scheduled appointments still ahead that fall on a weekday it does not
+    work, or do not fit inside its opening hours (a closure is counted on its own). Soonest
+    first. A loop over the clinic's future bookings, not over its patients."""
+    today = timezone.localtime(now, clinic.tz).date()
+    hours = clinic_hours(clinic=clinic, from_day=today)
+    found = []
+    for appointment in Appointment.objects.filter(
+        patient__clinic=clinic, status=AppointmentStatus.SCHEDULED, scheduled_start__gte=now
+    ).order_by("scheduled_start"):
+        local = timezone.localtime(appointment.scheduled_start, clinic.tz)
+        if not hours.works_on_weekday(local.date()) or not hours.fits_in_hours(
+            local, appointment.duration_minutes
+        ):
+            found.append(appointment)
+    return found
 
 
 def clinic_diary(
