@@ -286,6 +286,33 @@ def scheduled_on_days(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) 
     ).count()
 
 
+def clinic_flags(*, clinic: Clinic, appointments: list[Appointment]) -> dict[int, str]:
+    """Why each booked visit no longer fits the clinic, by appointment id: a closure on
+    its day (it must be rebooked), or a weekday or hours the clinic no longer keeps (its
+    settings changed since). One query for the closures, however many visits (none too,
+    so a page's query count does not move)."""
+    zone = clinic.tz
+    first = min(
+        (timezone.localtime(a.scheduled_start, zone).date() for a in appointments),
+        default=timezone.localdate(timezone=zone),
+    )
+    hours = clinic_hours(clinic=clinic, from_day=first)
+    flags = {}
+    for appointment in appointments:
+        local = timezone.localtime(appointment.scheduled_start, zone)
+        closure = hours.closure_on(local.date())
+        if closure is not None:
+            flags[appointment.pk] = f"Booked on a closed day ({closure.reason}): rebook."
+        elif not hours.works_on_weekday(local.date()) or not hours.fits_in_hours(
+            local, appointment.duration_minutes
+        ):
+            flags[appointment.pk] = (
+                "Outside the clinic's working days or hours (the settings changed since it "
+                "was booked, or it was booked with a reason): check with the patient."
+            )
+    return flags
+
+
 def scheduled_outside_hours(*, clinic: Clinic, now: dt.datetime) -> list[Appointment]:
     """The clinic's scheduled appointments still ahead that fall on a weekday it does not
     work, or do not fit inside its opening hours (a closure is counted on its own). Soonest

@@ -34,6 +34,9 @@ def test_new_hours_count_the_visits_they_leave_out(client, as_user, clinic, fill
         "1 appointment is already booked outside the clinic's new hours" in html
     )
     assert f"day={day.isoformat()}" in html and "see them on the calendar</a>" in html
+    # The patient page flags the one visit left out, not the other.
+    page = client.get(f"/patients/{filled_pump.patient.pk}/").content.decode()
+    assert page.count("Outside the clinic&#x27;s working days or hours") == 1
     # Hours that fit every visit say nothing.
     html = client.post(
         settings_url(clinic), settings_post(clinic, day_ends="18:00"), follow=True
