@@ -52,7 +52,11 @@ class ClinicSettingsForm(forms.Form):
     )
     working_days = working_days_field()
     day_starts = forms.TimeField(label="Opens at", widget=TimeInput(), help_text="Clinic time.")
-    day_ends = forms.TimeField(label="Closes at", widget=TimeInput(), help_text="Clinic time.")
+    day_ends = forms.TimeField(
+        label="Closes at",
+        widget=TimeInput(),
+        help_text="Clinic time. Every visit must have ended by then.",
+    )
     refill_slots_per_day = forms.IntegerField(
         label="Refill slots per day",
         min_value=1,

@@ -18,12 +18,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as staff_selectors
 from accounts import services as staff_services
 from accounts.decorators import CLINIC, WHERE_ALLOWED, Scope, staff_view
+from pumptrack.dates import date_text
 from refills import selectors as diary
 
 from . import clinic_admin_forms as forms
@@ -101,6 +104,7 @@ def clinic_settings(request, clinic, allowed):
             else:
                 logger.info("clinic %s settings changed by user %s", clinic.pk, request.user.pk)
                 messages.success(request, f"{clinic} settings saved.")
+                _warn_outside_hours(request, clinic)
                 return redirect("dashboard:clinic_settings", clinic_id=clinic.pk)
         messages.error(request, "The settings were not saved: see the messages below.")
     else:
@@ -290,6 +294,31 @@ def clinic_closures(request, clinic, allowed):
     )
 
 
+def _warn_outside_hours(request, clinic) -> None:
+    """Visits already booked that the new hours or working days leave out stay booked; the
+    manager is told how many, and where to find the first ones."""
+    outside = diary.scheduled_outside_hours(clinic=clinic, now=timezone.now())
+    if not outside:
+        return
+    days = sorted({timezone.localtime(a.scheduled_start, clinic.tz).date() for a in outside})
+    shown = ", ".join(date_text(day) for day in days[:5]) + (" …" if len(days) > 5 else "")
+    link = reverse("dashboard:calendar") + f"?clinic={clinic.pk}&day={days[0].isoformat()}"
+    messages.warning(
+        request,
+        format_html(
+            "{} already booked outside the clinic's new hours or working days ({}). They "
+            'stay booked: <a href="{}">see them on the calendar</a> and move them.',
+            _appointments(len(outside)),
+            shown,
+            link,
+        ),
+    )
+
+
+def _appointments(count: int) -> str:
+    return "1 appointment is" if count == 1 else f"{count} appointments are"
+
+
 def _warn_booked(request, clinic, closure) -> None:
     """Appointments already booked on the days now closed are not moved silently: the
     manager is told, and the calendar shows them on the closed days."""
@@ -299,7 +328,7 @@ def _warn_booked(request, clinic, closure) -> None:
     if booked:
         messages.warning(
             request,
-            f"{booked} appointment(s) are booked on these days. They stay booked: ask a "
+            f"{_appointments(booked)} booked on these days. They stay booked: ask a "
             "scheduler to move them (the calendar shows them on the closed days).",
         )
 

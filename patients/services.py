@@ -376,6 +376,12 @@ def clinic_closure_add(
             )
         closure._history_user = by
         closure.save()
+        signals.clinic_closures_changed.send(
+            sender=ClinicClosure,
+            clinic=clinic,
+            first_day=closure.first_day,
+            last_day=closure.last_day,
+        )
     return closure
 
 
@@ -388,3 +394,9 @@ def clinic_closure_remove(*, closure: ClinicClosure, by) -> None:
     closure._history_user = by
     with transaction.atomic():
         closure.delete()
+        signals.clinic_closures_changed.send(
+            sender=ClinicClosure,
+            clinic=closure.clinic,
+            first_day=closure.first_day,
+            last_day=closure.last_day,
+        )

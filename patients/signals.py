@@ -44,3 +44,7 @@ pump_explanted_without_replacement = Signal()
 # clinic_settings_save changed a clinic's settings.
 # Arguments: clinic, changed (frozenset of field names).
 clinic_settings_changed = Signal()
+
+# clinic_closure_add or clinic_closure_remove changed the days a clinic is closed.
+# Arguments: clinic, first_day, last_day (the days added or removed).
+clinic_closures_changed = Signal()

@@ -538,3 +538,11 @@ class PumpForecast(models.Model):
 
     def __str__(self) -> str:
         return f"Forecast for {self.pump_id}"
+
+    @property
+    def booked_on_closed_day(self) -> str:
+        """The tier's text when the booked refill falls on a clinic closure, else ""."""
+        for reason in self.risk_reasons or ():
+            if reason.get("code") == "appointment-on-closed-day":
+                return reason.get("text", "")
+        return ""

@@ -7,9 +7,11 @@ Each runs inside the sending service's transaction.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from patients import signals as patient_signals
 from patients.models import Clinic, Patient, Pump, PumpStatus
-from refills.models import Appointment, AppointmentStatus
+from refills.models import Appointment, AppointmentKind, AppointmentStatus
 from refills.services import appointment_cancel, forecast_refresh
 
 # What the stored forecast reads from the patient: the risk factors re-tier it, the zone
@@ -65,6 +67,24 @@ def refresh_after_clinic_settings_change(*, clinic: Clinic, changed: frozenset[s
             forecast_refresh(pump=pump)
 
 
+def refresh_after_closures_change(*, clinic: Clinic, first_day, last_day, **_) -> None:
+    """A closure added or removed: the pumps with a refill booked on those days are stored
+    again, so a visit on a closed day stops (or starts again) counting as booked in time."""
+    zone = clinic.tz
+    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    pump_ids = Appointment.objects.filter(
+        pump__patient__clinic=clinic,
+        pump__status=PumpStatus.ACTIVE,
+        kind=AppointmentKind.REFILL,
+        status=AppointmentStatus.SCHEDULED,
+        scheduled_start__gte=start,
+        scheduled_start__lt=end,
+    ).values_list("pump_id", flat=True)
+    for pump in Pump.objects.filter(pk__in=set(pump_ids)).order_by("pk"):
+        forecast_refresh(pump=pump)
+
+
 def connect() -> None:
     """Called once by RefillsConfig.ready(); dispatch_uid keeps a second call harmless."""
     for signal, receiver in (
@@ -74,5 +94,6 @@ def connect() -> None:
         (patient_signals.pump_updated, refresh_after_pump_change),
         (patient_signals.pump_explanted_without_replacement, cancel_visits_of_an_unreplaced_pump),
         (patient_signals.clinic_settings_changed, refresh_after_clinic_settings_change),
+        (patient_signals.clinic_closures_changed, refresh_after_closures_change),
     ):
         signal.connect(receiver, dispatch_uid=f"refills.receivers.{receiver.__name__}")

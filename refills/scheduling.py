@@ -68,8 +68,9 @@ class Busy(NamedTuple):
 @dataclass(frozen=True)
 class ClinicHours:
     """When a clinic sees patients: weekdays (Monday = 0), opening hours (clinic time) and
-    the days it is closed. ``day_ends`` is the last moment an appointment may start (the
-    model's "closes at": no appointment is proposed at or after it)."""
+    the days it is closed. ``day_ends`` is the model's "closes at": every visit must have
+    ended by then (a 16:45 visit of 30 minutes at a clinic closing at 17:00 does not fit),
+    in proposals and in the booking warnings alike."""
 
     working_days: frozenset[int]
     day_starts: dt.time
@@ -111,6 +112,21 @@ class ClinicHours:
             self.day_starts <= local.time() < self.day_ends
         )
 
+    @property
+    def open_minutes(self) -> int:
+        """How long the clinic is open on a working day (wall clock)."""
+        opens = dt.datetime.combine(dt.date.min, self.day_starts)
+        return (dt.datetime.combine(dt.date.min, self.day_ends) - opens) // dt.timedelta(minutes=1)
+
+    def fits_in_hours(self, local: dt.datetime, minutes: int) -> bool:
+        """A visit of ``minutes`` from ``local`` (clinic time) starts at or after opening
+        and has ended by closing time on the same day (real minutes: a daylight-saving
+        change in between is counted as it happens)."""
+        if local.time() < self.day_starts:
+            return False
+        closing = dt.datetime.combine(local.date(), self.day_ends, tzinfo=local.tzinfo)
+        return end_of(local, minutes) <= closing.astimezone(_UTC)
+
 
 # --------------------------------------------------------------------------- slots
 
@@ -143,17 +159,21 @@ def _exists(local: dt.datetime, zone: dt.tzinfo) -> bool:
 
 
 def open_slots_on(
-    day: dt.date, local_now: dt.datetime, hours: ClinicHours
+    day: dt.date, local_now: dt.datetime, hours: ClinicHours, minutes: int = SLOT_MINUTES
 ) -> Iterator[dt.datetime]:
-    """Every slot of ``day`` (clinic time, on the grid from the opening time) that is
-    inside opening hours, on a working day, and still ahead of ``local_now``."""
+    """Every slot of ``day`` (clinic time, on the grid from the opening time) where a
+    visit of ``minutes`` fits inside opening hours, on a working day, still ahead of
+    ``local_now``."""
     if not hours.is_working_day(day):
         return
     zone = local_now.tzinfo
+    # A visit longer than the opening day still gets the opening slot: proposals must
+    # always find a day (earliest_slot would otherwise search for ever).
+    minutes = min(minutes, hours.open_minutes)
     slot = dt.datetime.combine(day, hours.day_starts, tzinfo=zone)
     step = dt.timedelta(minutes=SLOT_MINUTES)
     while slot.date() == day and slot.time() < hours.day_ends:
-        if slot > local_now and _exists(slot, zone):
+        if slot > local_now and _exists(slot, zone) and hours.fits_in_hours(slot, minutes):
             yield slot
         slot += step  # wall-clock step: the grid stays on the clinic's clock
 
@@ -168,7 +188,7 @@ def first_free_slot(
     minutes: int = 30,
 ) -> dt.datetime | None:
     """The earliest open, free slot of ``day`` still ahead, or None."""
-    for slot in open_slots_on(day, local_now, hours):
+    for slot in open_slots_on(day, local_now, hours, minutes):
         if is_free(slot, minutes, taken, capacity):
             return slot
     return None
@@ -244,14 +264,8 @@ def booking_concerns(
                 f"(working days: {working}).",
             )
         )
-    if not hours.day_starts <= local.time() < hours.day_ends:
-        concerns.append(
-            Concern(
-                "outside_opening_hours",
-                f"{_clock(local.time())} is outside the clinic's opening hours "
-                f"({_clock(hours.day_starts)} to {_clock(hours.day_ends)}, clinic time).",
-            )
-        )
+    if not hours.fits_in_hours(local, minutes):
+        concerns.append(_outside_hours(local, minutes, zone, hours))
     clash = overlapping(start, minutes, taken)
     if len(clash) >= capacity:
         times = ", ".join(
@@ -261,11 +275,33 @@ def booking_concerns(
         concerns.append(
             Concern(
                 "slot_taken",
-                f"This time is already taken: {len(clash)} appointment(s) at this clinic "
-                f"overlap it ({times}), and the clinic books {capacity} at a time.",
+                f"This time is already taken: {_overlap(len(clash))} ({times}), and the "
+                f"clinic books {capacity} at a time.",
             )
         )
     return concerns
+
+
+def _overlap(count: int) -> str:
+    if count == 1:
+        return "1 appointment at this clinic overlaps it"
+    return f"{count} appointments at this clinic overlap it"
+
+
+def _outside_hours(
+    local: dt.datetime, minutes: int, zone: dt.tzinfo, hours: ClinicHours
+) -> Concern:
+    opening = f"({_clock(hours.day_starts)} to {_clock(hours.day_ends)}, clinic time)"
+    if hours.day_starts <= local.time() < hours.day_ends:
+        ends = end_of(local, minutes).astimezone(zone)
+        message = (
+            f"A {minutes}-minute visit from {_clock(local.time())} ends at "
+            f"{_clock(ends.time())}{'' if ends.date() == local.date() else ' the next day'}, "
+            f"after the clinic closes {opening}."
+        )
+    else:
+        message = f"{_clock(local.time())} is outside the clinic's opening hours {opening}."
+    return Concern("outside_opening_hours", message)
 
 
 def working_day_after(day: dt.date, count: int, hours: ClinicHours) -> dt.date:

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
+from django.utils import timezone
+
 from patients.models import Clinic, ClinicClosure, Pump
 from refills.forecast import Fill, ProgramChange
 from refills.models import (
@@ -143,6 +145,16 @@ def next_refill_appointment(*, pump: Pump, after: dt.datetime | None = None) -> 
     return qs.order_by("scheduled_start").first()
 
 
+def other_scheduled_refills(*, pump: Pump, exclude_id: int | None = None) -> list[Appointment]:
+    """The pump's scheduled refill appointments, soonest first (``exclude_id`` left out)."""
+    qs = Appointment.objects.filter(
+        pump=pump, kind=AppointmentKind.REFILL, status=AppointmentStatus.SCHEDULED
+    )
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return list(qs.order_by("scheduled_start"))
+
+
 def missed_refill_since(*, pump: Pump, since: dt.datetime | None) -> bool:
     """A refill appointment was missed after ``since`` (the last refill; None: ever)."""
     missed = Appointment.objects.filter(
@@ -219,6 +231,14 @@ def clinic_closures(*, clinic: Clinic, from_day: dt.date | None = None) -> list[
     return list(closures)
 
 
+def closure_reason_on(*, clinic: Clinic, day: dt.date) -> str:
+    """The reason of the clinic's closure covering ``day``, or "" when none does."""
+    closure = ClinicClosure.objects.filter(
+        clinic=clinic, first_day__lte=day, last_day__gte=day
+    ).first()
+    return closure.reason if closure is not None else ""
+
+
 def clinic_hours(*, clinic: Clinic, from_day: dt.date) -> ClinicHours:
     """The clinic's working days, opening hours and its closures from ``from_day`` on."""
     closures = tuple(
@@ -264,6 +284,51 @@ def scheduled_on_days(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) 
         scheduled_start__gte=start,
         scheduled_start__lt=end,
     ).count()
+
+
+def clinic_flags(*, clinic: Clinic, appointments: list[Appointment]) -> dict[int, str]:
+    """Why each booked visit no longer fits the clinic, by appointment id: a closure on
+    its day (it must be rebooked), or a weekday or hours the clinic no longer keeps (its
+    settings changed since). One query for the closures, however many visits (none too,
+    so a page's query count does not move)."""
+    zone = clinic.tz
+    first = min(
+        (timezone.localtime(a.scheduled_start, zone).date() for a in appointments),
+        default=timezone.localdate(timezone=zone),
+    )
+    hours = clinic_hours(clinic=clinic, from_day=first)
+    flags = {}
+    for appointment in appointments:
+        local = timezone.localtime(appointment.scheduled_start, zone)
+        closure = hours.closure_on(local.date())
+        if closure is not None:
+            flags[appointment.pk] = f"Booked on a closed day ({closure.reason}): rebook."
+        elif not hours.works_on_weekday(local.date()) or not hours.fits_in_hours(
+            local, appointment.duration_minutes
+        ):
+            flags[appointment.pk] = (
+                "Outside the clinic's working days or hours (the settings changed since it "
+                "was booked, or it was booked with a reason): check with the patient."
+            )
+    return flags
+
+
+def scheduled_outside_hours(*, clinic: Clinic, now: dt.datetime) -> list[Appointment]:
+    """The clinic's scheduled appointments still ahead that fall on a weekday it does not
+    work, or do not fit inside its opening hours (a closure is counted on its own). Soonest
+    first. A loop over the clinic's future bookings, not over its patients."""
+    today = timezone.localtime(now, clinic.tz).date()
+    hours = clinic_hours(clinic=clinic, from_day=today)
+    found = []
+    for appointment in Appointment.objects.filter(
+        patient__clinic=clinic, status=AppointmentStatus.SCHEDULED, scheduled_start__gte=now
+    ).order_by("scheduled_start"):
+        local = timezone.localtime(appointment.scheduled_start, clinic.tz)
+        if not hours.works_on_weekday(local.date()) or not hours.fits_in_hours(
+            local, appointment.duration_minutes
+        ):
+            found.append(appointment)
+    return found
 
 
 def clinic_diary(

@@ -526,6 +526,11 @@ def _record_text(draft: _Draft, names: _Names, tz: ZoneInfo) -> str:
         "refills.Appointment": lambda: f"{row.get_kind_display()}, {when(row.scheduled_start)}",
         "refills.PumpReport": lambda: row.get_kind_display(),
         "refills.Override": lambda: row.rule,
+        "patients.ClinicClosure": lambda: (
+            date_text(row.first_day)
+            + ("" if row.last_day == row.first_day else f" to {date_text(row.last_day)}")
+            + f": {row.reason}"
+        ),
         "reminders.Alert": lambda: row.get_kind_display(),
         "accounts.Membership": lambda: names.of(
             row._meta.get_field("user").related_model, row.user_id

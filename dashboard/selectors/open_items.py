@@ -88,6 +88,7 @@ PROBLEMS: tuple[_Problem, ...] = (
                 _R.RISK_FACTOR_UNBOOKED,
                 _R.APPOINTMENT_INSIDE_MARGIN,
                 _R.APPOINTMENT_AFTER_REFILL_BY,
+                _R.APPOINTMENT_ON_CLOSED_DAY,
                 _R.STABILITY_LIMIT,
                 _R.UNBOOKED_ALARM_APPROACHING,
             }

@@ -24,7 +24,7 @@ from refills.models import (
     ReportKind,
 )
 from refills.policy import policy_value
-from refills.selectors import program_in_effect
+from refills.selectors import clinic_flags, program_in_effect
 from refills.shown_dates import ShownDates, shown_dates
 from reminders import selectors as reminder_selectors
 
@@ -156,6 +156,9 @@ def patient_page(patient: Patient, *, now: dt.datetime | None = None) -> Patient
         (a for a in appointments if a.status == AppointmentStatus.SCHEDULED),
         key=lambda a: a.scheduled_start,
     )
+    flags = clinic_flags(clinic=patient.clinic, appointments=upcoming)
+    for appointment in upcoming:
+        appointment.clinic_flag = flags.get(appointment.pk, "")
     past = [a for a in appointments if a.status != AppointmentStatus.SCHEDULED][:20]
     return PatientPage(
         patient=patient,

@@ -69,7 +69,7 @@ def appointment_create(request, patient, allowed):
                 messages.success(
                     request,
                     f"{appointment.get_kind_display()} appointment booked for "
-                    f"{_when(appointment.scheduled_start, zone)}.",
+                    f"{_when(appointment.scheduled_start, zone)}.{form.ambiguous_note}",
                 )
                 return redirect("dashboard:patient", patient_id=patient.pk)
         messages.error(request, "The appointment was not booked: see the messages below.")
@@ -101,6 +101,14 @@ def appointment_reschedule(request, appointment, allowed):
     forecast = stored_forecast(appointment.pump)
     if request.method == "POST":
         form = forms.RescheduleForm(request.POST, zone=zone, initial=initial)
+        unchanged = (
+            appointment.status == AppointmentStatus.SCHEDULED
+            and form.is_valid()
+            and form.scheduled_start() == appointment.scheduled_start
+        )
+        if unchanged:
+            messages.info(request, "Nothing changed: the appointment keeps its time.")
+            return redirect("dashboard:patient", patient_id=patient.pk)
         if form.is_valid():
             changed = _run_service(
                 form,
@@ -118,7 +126,8 @@ def appointment_reschedule(request, appointment, allowed):
                 )
                 messages.success(
                     request,
-                    f"Appointment moved to {_when(appointment.scheduled_start, zone)}.",
+                    f"Appointment moved to {_when(appointment.scheduled_start, zone)}."
+                    f"{form.ambiguous_note}",
                 )
                 return redirect("dashboard:patient", patient_id=patient.pk)
         messages.error(request, "The appointment was not moved: see the messages below.")

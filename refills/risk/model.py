@@ -40,6 +40,7 @@ class ReasonCode(StrEnum):
     # MODERATE
     APPOINTMENT_INSIDE_MARGIN = "appointment-inside-margin"
     APPOINTMENT_AFTER_REFILL_BY = "appointment-after-refill-by"
+    APPOINTMENT_ON_CLOSED_DAY = "appointment-on-closed-day"
     STABILITY_LIMIT = "stability-limit"
     REPLACEMENT_LIMIT = "replacement-limit"
     END_OF_SERVICE_BEFORE_ALARM = "end-of-service-before-alarm"
@@ -132,6 +133,9 @@ class RiskInputs:
     refill_by: date | None = None
     refill_by_reason: str = ""
     next_refill_appointment_at: datetime | None = None
+    # The reason of a clinic closure covering the booked refill's day ("" when open):
+    # such a booking never secures the refill (the patient would come to a shut clinic).
+    next_refill_appointment_closure: str = ""
     missed_appointment: bool = False
     last_discrepancy_ml: Decimal | None = None
     last_discrepancy_flagged: bool = False

@@ -102,9 +102,16 @@ def _situation(
     booked = appointment_day is not None and now < _start_of_day(
         appointment_day + timedelta(days=1), zone
     )
-    booked_in_time = booked and (refill_by is None or appointment_day <= refill_by)
+    closure = inputs.next_refill_appointment_closure
+    # A visit on a day the clinic is closed secures nothing: the patient must rebook.
+    booked_in_time = booked and not closure and (refill_by is None or appointment_day <= refill_by)
     booked_late = booked and not booked_in_time
-    if booked_late:
+    if booked and closure:
+        unbooked_text = (
+            f"The booked refill ({_day_text(appointment_day, today)}) is on a day the clinic "
+            f"is closed ({closure}): rebook"
+        )
+    elif booked_late:
         unbooked_text = (
             f"The booked refill ({_day_text(appointment_day, today)}) is after the "
             f"refill-by date ({_day_text(refill_by, today)})"
@@ -335,6 +342,8 @@ def _appointment_inside_margin(s: _Situation) -> Reason | None:
 def _appointment_after_refill_by(s: _Situation) -> Reason | None:
     if not s.booked_late:
         return None
+    if s.inputs.next_refill_appointment_closure:
+        return Reason(ReasonCode.APPOINTMENT_ON_CLOSED_DAY, s.unbooked_text, Tier.MODERATE)
     return Reason(ReasonCode.APPOINTMENT_AFTER_REFILL_BY, s.unbooked_text, Tier.MODERATE)
 
 

@@ -23,7 +23,12 @@ from refills.scheduling import (
     end_of,
     latest_day_without_override,
 )
-from refills.selectors import clinic_diary, clinic_hours, stored_forecast
+from refills.selectors import (
+    clinic_diary,
+    clinic_hours,
+    other_scheduled_refills,
+    stored_forecast,
+)
 from refills.services.common import _enforce, _record_overrides
 from refills.services.forecast import forecast_refresh
 
@@ -63,6 +68,8 @@ def appointment_findings(
         minutes=duration_minutes,
         appointment_id=appointment_id,
     )
+    if kind == AppointmentKind.REFILL:
+        findings += _second_refill_findings(pump=pump, appointment_id=appointment_id)
     stored = stored_forecast(pump=pump)
     if kind == AppointmentKind.REFILL and stored and stored.refill_by:
         local_day = timezone.localtime(scheduled_start, clinic.tz).date()
@@ -88,6 +95,27 @@ def appointment_findings(
     return findings
 
 
+def _second_refill_findings(*, pump: Pump, appointment_id: int | None) -> list[v.Finding]:
+    """A second scheduled refill for the same pump is a warning: two confirmation texts
+    would go out and one visit would be wasted. Move the existing one instead, or say why."""
+    booked = other_scheduled_refills(pump=pump, exclude_id=appointment_id)
+    if not booked:
+        return []
+    zone = pump.patient.clinic.tz
+    when = ", ".join(
+        date_text(timezone.localtime(a.scheduled_start, zone), "D j M Y, H:i") for a in booked
+    )
+    return [
+        v.Finding(
+            "refill_already_booked",
+            "scheduled_start",
+            f"A refill is already booked for this pump ({when}). Move that appointment "
+            "instead (Reschedule on the patient page), or give a reason to book a second one.",
+            v.Severity.WARNING,
+        )
+    ]
+
+
 def _clinic_findings(
     *, clinic, hours: ClinicHours, start: dt.datetime, minutes: int, appointment_id
 ) -> list[v.Finding]:
@@ -108,7 +136,12 @@ def _clinic_findings(
         capacity=diary.capacity,
     )
     return [
-        v.Finding(concern.code, "scheduled_start", concern.message, v.Severity.WARNING)
+        v.Finding(
+            concern.code,
+            "scheduled_time" if concern.code == "outside_opening_hours" else "scheduled_start",
+            concern.message,
+            v.Severity.WARNING,
+        )
         for concern in concerns
     ]
 

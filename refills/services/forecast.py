@@ -25,6 +25,7 @@ from refills.models import (
 from refills.policy import flow_accuracy_for, policy_value, risk_policy
 from refills.risk import RiskInputs, RiskPolicy, assess
 from refills.selectors import (
+    closure_reason_on,
     current_fill,
     missed_refill_since,
     next_program_change_at,
@@ -80,6 +81,18 @@ def _project(pump: Pump, fill: Fill) -> Forecast:
     )
 
 
+def _booking_counts(pump: Pump, appointment, refill_by) -> tuple[str, bool]:
+    """The closure reason on the booked refill's day ("" when open), and whether the
+    booking secures the refill: on or before the refill-by date and not on a closed day
+    (the patient would come to a shut clinic: it must be rebooked)."""
+    if appointment is None:
+        return "", False
+    clinic = pump.patient.clinic
+    day = timezone.localtime(appointment.scheduled_start, clinic.tz).date()
+    closure = closure_reason_on(clinic=clinic, day=day)
+    return closure, bool(refill_by and not closure and day <= refill_by)
+
+
 def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForecast:
     """Recompute and store the pump's forecast and withdrawal-risk tier."""
     now = now or timezone.now()
@@ -88,19 +101,15 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
     projection = _project(pump, fill) if fill is not None else None
     segment = current_segment(fill) if fill is not None else None
     appointment = next_refill_appointment(pump=pump)
-    clinic_tz = pump.patient.clinic.tz
     refill_by = projection.refill_by if projection else None
-    booked_before = bool(
-        appointment
-        and refill_by
-        and timezone.localtime(appointment.scheduled_start, clinic_tz).date() <= refill_by
-    )
+    closure, booked_before = _booking_counts(pump, appointment, refill_by)
     inputs = _risk_inputs(
         pump=pump,
         now=now,
         projection=projection,
         appointment=appointment,
         refill=refill,
+        closure=closure,
     )
     assessment = assess(inputs, _risk_policy_for(pump.patient))
     reassess_at = assessment.reassess_at
@@ -138,7 +147,7 @@ def forecast_refresh(*, pump: Pump, now: dt.datetime | None = None) -> PumpForec
     return stored
 
 
-def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInputs:
+def _risk_inputs(*, pump: Pump, now, projection, appointment, refill, closure="") -> RiskInputs:
     patient: Patient = pump.patient
     open_reports = open_report_kinds(pump=pump)
     today = timezone.localtime(now, patient.clinic.tz).date()
@@ -161,6 +170,7 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill) -> RiskInp
         refill_by=projection.refill_by if projection else None,
         refill_by_reason=projection.refill_by_reason if projection else RefillByReason.NO_FILL,
         next_refill_appointment_at=appointment.scheduled_start if appointment else None,
+        next_refill_appointment_closure=closure,
         missed_appointment=missed_unanswered,
         last_discrepancy_ml=(
             unexplained.discrepancy_ml

@@ -86,7 +86,11 @@ def demo_clinic(clinic_b):  # noqa: F811 - the cross-clinic walk's fixture, reus
         pump=pump, by=manager, data=refill_input(performed_at=earlier, residual="16")
     )
     past = services.appointment_book(
-        pump=pump, by=manager, scheduled_start=timezone.now() + dt.timedelta(days=2)
+        pump=pump,
+        by=manager,
+        scheduled_start=timezone.now() + dt.timedelta(days=2),
+        # The pump has a refill booked already: a second one needs a reason.
+        override_reason="Walk fixture: a second visit to mark missed",
     )
     past.status = AppointmentStatus.MISSED  # history shows a missed visit too
     past.save(update_fields=["status"])

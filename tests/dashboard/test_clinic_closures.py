@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import services as staff_services
 from accounts.models import Role
 from patients.models import ClinicClosure
+from pumptrack.dates import date_text
 from refills import services
 from reports.audit import audit_entries
 from tests.factories import staff
@@ -72,7 +73,7 @@ def test_a_range_warns_about_visits_already_booked_on_those_days(
         follow=True,
     )
     html = response.content.decode()
-    assert "1 appointment(s) are booked on these days" in html
+    assert "1 appointment is booked on these days" in html
     assert ClinicClosure.objects.get().last_day == start + 2 * DAY
 
 
@@ -121,6 +122,17 @@ def test_a_manager_removes_a_closure_and_the_removal_is_audited(as_user, clinic,
         ("created", manager.pk),
         ("deleted", manager.pk),
     ]
+    # The trail says which days and why, not only "Clinic closure #3".
+    day_text = date_text(today(clinic) + 3 * DAY)
+    assert {e.record for e in entries} == {f"Clinic closure #{closure.pk} ({day_text}: Holiday)"}
+
+
+def test_removing_a_closure_asks_first(as_user, clinic, manager):
+    staff_services.clinic_closure_add(
+        clinic=clinic, by=manager, first_day=today(clinic) + 3 * DAY, reason="Holiday"
+    )
+    html = as_user(manager).get(closures_url(clinic)).content.decode()
+    assert "Open the clinic again on" in html and "Yes, remove this closure" in html
 
 
 @pytest.mark.parametrize("role", [Role.NURSE, Role.PHYSICIAN, Role.SCHEDULER, Role.AUDITOR])

@@ -64,15 +64,16 @@ def test_the_opening_time_is_the_first_slot_of_the_day():
     assert proposal.start == at(friday, 8) and not proposal.late
 
 
-def test_no_slot_is_proposed_at_or_after_closing():
+def test_no_slot_is_proposed_that_would_end_after_closing():
     saturday = MONDAY + days(5)
     proposal = latest_safe_start(
-        refill_by=saturday, now=at(saturday, 15, 40), zone=NY, hours=TUE_TO_SAT
+        refill_by=saturday, now=at(saturday, 15, 20), zone=NY, hours=TUE_TO_SAT
     )
-    assert proposal.start == at(saturday, 15, 45) and not proposal.late
-    # 15:50: the next slot would be 16:00, when the clinic closes.
+    # A 30-minute visit from 15:30 ends at 16:00, when the clinic closes: it fits.
+    assert proposal.start == at(saturday, 15, 30) and not proposal.late
+    # 15:35: the next slot, 15:45, would end at 16:15, after closing.
     proposal = latest_safe_start(
-        refill_by=saturday, now=at(saturday, 15, 50), zone=NY, hours=TUE_TO_SAT
+        refill_by=saturday, now=at(saturday, 15, 35), zone=NY, hours=TUE_TO_SAT
     )
     assert proposal.late
     assert proposal.start == at(saturday + days(3), 8)  # Tuesday: Sunday and Monday closed

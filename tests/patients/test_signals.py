@@ -58,6 +58,10 @@ def _connected(signal) -> list[str]:
             patient_signals.clinic_settings_changed,
             ["refills.receivers.refresh_after_clinic_settings_change"],
         ),
+        (
+            patient_signals.clinic_closures_changed,
+            ["refills.receivers.refresh_after_closures_change"],
+        ),
         (refill_signals.forecast_stored, ["reminders.receivers.review_after_forecast_stored"]),
     ],
 )

@@ -88,14 +88,23 @@ def clinics(draw):
 # --------------------------------------------------------------------------- the oracle
 
 
-def _open(local: dt.datetime, hours: ClinicHours) -> bool:
+def _open(local: dt.datetime, hours: ClinicHours, minutes: int = 1) -> bool:
+    """On a working day, not closed, from opening, and a visit of ``minutes`` has ended by
+    closing time (real minutes)."""
     day = local.date()
     closed = any(c.first_day <= day <= c.last_day for c in hours.closures)
+    closing = dt.datetime.combine(day, hours.day_ends, tzinfo=local.tzinfo).astimezone(UTC)
     return (
         day.weekday() in hours.working_days
         and not closed
-        and hours.day_starts <= local.time() < hours.day_ends
+        and hours.day_starts <= local.time()
+        and local.astimezone(UTC) + dt.timedelta(minutes=minutes) <= closing
     )
+
+
+def _day_minutes(hours: ClinicHours) -> int:
+    opens = dt.datetime.combine(dt.date.min, hours.day_starts)
+    return int((dt.datetime.combine(dt.date.min, hours.day_ends) - opens).total_seconds() // 60)
 
 
 def _free(start: dt.datetime, diary: Diary) -> bool:
@@ -112,7 +121,9 @@ def _real(local: dt.datetime, zone) -> bool:
 
 def _good(slot: dt.datetime, *, zone, hours, now, diary) -> bool:
     local = slot.astimezone(zone)
-    return _real(local, zone) and _open(local, hours) and _free(slot, diary) and slot > now
+    # A proposal's visit must end by closing; one longer than the whole day starts at opening.
+    minutes = min(diary.minutes, _day_minutes(hours))
+    return _real(local, zone) and _open(local, hours, minutes) and _free(slot, diary) and slot > now
 
 
 def _safe_slots_by_day(*, zone, hours, now, diary, last_day) -> dict[dt.date, list[dt.datetime]]:
@@ -183,7 +194,7 @@ def test_a_booking_raises_no_concern_exactly_when_it_is_open_and_free(clinic, of
         capacity=diary.capacity,
     )
     codes = {c.code for c in concerns}
-    assert (not concerns) == (_open(start, hours) and _free(start, diary))
+    assert (not concerns) == (_open(start, hours, diary.minutes) and _free(start, diary))
     assert ("slot_taken" in codes) == (not _free(start, diary))
 
 
@@ -287,3 +298,28 @@ def test_the_proposal_skips_a_holiday_and_a_full_morning_and_offers_earlier_days
     ).latest
     assert proposal.start == at(thursday, 10)
     assert "closed on the refill-by date (Public holiday)" in proposal.note
+
+
+def test_a_visit_must_end_by_closing_time():
+    """bookfix #3: 16:45 for 30 minutes and 16:30 for 480 minutes at a clinic closing at
+    17:00 warn (as a 17:00 start does); 16:30 for 30 minutes ends at 17:00 and is fine."""
+
+    def concerns(start, minutes):
+        return booking_concerns(
+            start=start, minutes=minutes, zone=NY, hours=OFFICE, taken=(), capacity=1
+        )
+
+    assert concerns(at(MONDAY, 16, 30), 30) == []
+    late = concerns(at(MONDAY, 16, 45), 30)
+    assert [c.code for c in late] == ["outside_opening_hours"]
+    assert late[0].message == (
+        "A 30-minute visit from 16:45 ends at 17:15, after the clinic closes "
+        "(09:00 to 17:00, clinic time)."
+    )
+    assert [c.code for c in concerns(at(MONDAY, 16, 30), 480)] == ["outside_opening_hours"]
+    assert [c.code for c in concerns(at(MONDAY, 17), 30)] == ["outside_opening_hours"]
+    # The proposal follows the same rule: the last slot for a 30-minute visit is 16:30.
+    proposal = propose_slots(refill_by=MONDAY, now=at(MONDAY, 16, 20), zone=NY, hours=OFFICE).latest
+    assert proposal.start == at(MONDAY, 16, 30) and not proposal.late
+    proposal = propose_slots(refill_by=MONDAY, now=at(MONDAY, 16, 35), zone=NY, hours=OFFICE).latest
+    assert proposal.late

@@ -41,3 +41,32 @@ def test_a_nurse_cannot_change_the_slots(client, as_user, clinic):
     assert response.status_code == 403
     clinic.refresh_from_db()
     assert clinic.refill_slots_per_day == 8
+
+
+def test_a_closed_day_is_taken_off_the_week_slots(client, as_user, clinic):
+    """bookfix #5: a week with a closure shows fewer slots (a closed day offers none)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts import services as staff_services
+
+    manager = staff(clinic, Role.MANAGER)
+    as_user(manager)
+    client.post(
+        settings_url(clinic),
+        settings_post(clinic, refill_slots_per_day=3, working_days=list("01234")),
+    )
+    today = timezone.localdate(timezone=clinic.tz)
+    next_monday = today + dt.timedelta(days=7 - today.weekday())
+    # Wednesday to Saturday closed (Saturday is no working day anyway).
+    staff_services.clinic_closure_add(
+        clinic=clinic,
+        by=manager,
+        first_day=next_monday + dt.timedelta(days=2),
+        last_day=next_monday + dt.timedelta(days=5),
+        reason="Move to the new building",
+    )
+    rows = client.get(reverse("reports:capacity")).context["report"].tables[0].rows
+    assert rows[1][2] == 3 * 2  # Monday and Tuesday only
+    assert rows[2][2] == 15
