@@ -460,7 +460,10 @@ def report_resolve(request, report, allowed):
         if form.is_valid():
             try:
                 refill_services.pump_report_resolve(
-                    report=report, by=request.user, resolution=form.cleaned_data["resolution"]
+                    report=report,
+                    by=request.user,
+                    resolution=form.cleaned_data["resolution"],
+                    outcome=form.cleaned_data["outcome"],
                 )
             except ValidationError as exc:
                 forms.add_service_errors(form, exc)

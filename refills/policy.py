@@ -36,6 +36,7 @@ RISK_POLICY_SETTINGS = {
     "eos_prompt_days": "EOS_PROMPT_DAYS",
     "replacement_min_days_before_eos": "REPLACEMENT_MIN_DAYS_BEFORE_EOS",
     "moderate_other_factor_count": "MODERATE_OTHER_FACTOR_COUNT",
+    "no_fill_critical_days": "NO_FILL_CRITICAL_DAYS",
 }
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pumptrack.limits import free_text_field
 from refills.models import ReportKind
+from refills.services.reports import CRITICAL_OUTCOMES
 
 from ..forms.fields import DATETIME_LOCAL, DateTimeLocalInput
 from .common import (
@@ -66,6 +67,13 @@ def report_initial(*, now: dt.datetime) -> dict:
 
 
 class ReportResolveForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        required=False,
+        choices=[("", "—")] + [(key, label) for key, (label, _) in CRITICAL_OUTCOMES.items()],
+        help_text='Needed for a critical alarm. "Pump interrogated" and "Physician '
+        'reviewed" need a physician: they do not fix the cause themselves.',
+    )
     resolution = free_text_field(
         label="Resolution note",
         rows=3,

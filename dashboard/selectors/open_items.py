@@ -73,6 +73,14 @@ PROBLEMS: tuple[_Problem, ...] = (
         frozenset({AlertKind.REPORTED_PROBLEM}),
     ),
     _Problem(
+        "no-fill",
+        "No fill recorded",
+        "Closes when the implant fill or the last refill is recorded: until then the "
+        "reservoir level is unknown.",
+        frozenset({_R.NO_FILL}),
+        frozenset(),
+    ),
+    _Problem(
         "refill",
         "Refill not secured",
         "Closes when a refill is booked before the refill-by date and the conservative "
@@ -161,6 +169,8 @@ def _actions(key: str, patient: Patient, pump: Pump | None, reports) -> list[Act
             )
             for r in reports
         ]
+    if key == "no-fill":
+        return [Action("Record the refill", "dashboard:refill_create", patient.pk, "record_refill")]
     if key in ("refill", "discrepancy"):
         return [
             Action(

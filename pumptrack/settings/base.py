@@ -378,6 +378,10 @@ PUMPTRACK_POLICY = {
     # ahead; a replacement planned less than REPLACEMENT_MIN_DAYS_BEFORE_EOS before end of
     # service is a warning; a date after end of service is not a plan.
     "EOS_CRITICAL_DAYS": env.int("PUMPTRACK_EOS_CRITICAL_DAYS", default=30),
+    # An active pump with no fill on record is HIGH (reservoir level unknown), CRITICAL
+    # once this many days have passed since the implant, or sooner when a full reservoir
+    # at the program in effect would be empty sooner (a clinical choice for review).
+    "NO_FILL_CRITICAL_DAYS": env.int("PUMPTRACK_NO_FILL_CRITICAL_DAYS", default=30),
     "EOS_PROMPT_DAYS": env.int("PUMPTRACK_EOS_PROMPT_DAYS", default=180),
     "REPLACEMENT_MIN_DAYS_BEFORE_EOS": env.int(
         "PUMPTRACK_REPLACEMENT_MIN_DAYS_BEFORE_EOS", default=90

@@ -15,7 +15,7 @@ from refills.risk.model import (
     Tier,
     _require_aware,
 )
-from refills.risk.rules import _evaluate
+from refills.risk.rules import _evaluate, no_fill_critical_on
 
 
 def _outcome(reasons: tuple[Reason, ...]) -> tuple[Tier, frozenset[str]]:
@@ -50,6 +50,9 @@ def _time_thresholds(inputs: RiskInputs, policy: RiskPolicy, zone: tzinfo) -> li
         near = inputs.refill_by - timedelta(days=policy.unbooked_moderate_dta_days)
         instants.append(_start_of_day(near, zone))
         instants.append(_start_of_day(inputs.refill_by + timedelta(days=1), zone))
+    critical_on = no_fill_critical_on(inputs, policy)
+    if critical_on is not None:
+        instants.append(_start_of_day(critical_on, zone))
     appointment_at = _utc(inputs.next_refill_appointment_at)
     if appointment_at is not None:
         appointment_day = appointment_at.astimezone(zone).date()

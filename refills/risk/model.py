@@ -27,7 +27,8 @@ class ReasonCode(StrEnum):
     EMPTY_SOON = "empty-soon"
     DISCREPANCY_WITH_SYMPTOMS = "discrepancy-with-symptoms"
     END_OF_SERVICE_SOON = "end-of-service-soon"
-    # HIGH
+    # HIGH (CRITICAL once the reservoir could be empty, see RiskInputs.no_fill_since)
+    NO_FILL = "no-fill"
     PUMP_STOPPED = "pump-stopped"
     UNBOOKED_ALARM_SOON = "unbooked-alarm-soon"
     MISSED_APPOINTMENT = "missed-appointment"
@@ -83,6 +84,10 @@ class RiskPolicy:
     replacement_min_days_before_eos: int = 90
     # MODERATE at this many "other" risk factors.
     moderate_other_factor_count: int = 2
+    # An active pump with no fill on record is HIGH (the reservoir level is unknown), and
+    # CRITICAL once this many days have passed since the implant (sooner when the program
+    # in effect would empty a full reservoir sooner): a clinical choice for review.
+    no_fill_critical_days: int = 30
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -152,6 +157,11 @@ class RiskInputs:
     oral_bridge: bool = False
     program_stopped: bool = False
     clinic_tz: tzinfo | None = None
+    # An active pump with no fill (implant fill or refill) on record: its implant date.
+    # None means a fill is on record (or the pump is not active).
+    no_fill_since: date | None = None
+    # How many days a full reservoir lasts at the program in effect (None: no program).
+    no_fill_capacity_days: Decimal | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.now, "now")
@@ -164,10 +174,14 @@ class RiskInputs:
             value = getattr(self, name)
             if value is not None:
                 _require_aware(value, name)
-        for name in ("today", "refill_by", "end_of_service_on", "eri_on"):
+        for name in ("today", "refill_by", "end_of_service_on", "eri_on", "no_fill_since"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, datetime) or not isinstance(value, date)):
                 raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+        if self.no_fill_capacity_days is not None and not isinstance(
+            self.no_fill_capacity_days, Decimal
+        ):
+            raise TypeError("no_fill_capacity_days must be a Decimal")
         if self.last_discrepancy_ml is not None and not isinstance(
             self.last_discrepancy_ml, Decimal
         ):

@@ -221,6 +221,35 @@ def _end_of_service_soon(s: _Situation) -> Reason | None:
 # HIGH.
 
 
+NO_FILL_TEXT = (
+    "No fill recorded: the reservoir level is unknown; record the implant fill or the last refill"
+)
+
+
+def no_fill_critical_on(inputs: RiskInputs, policy: RiskPolicy) -> date | None:
+    """The first day on which a pump with no fill on record is CRITICAL, or None.
+
+    The reservoir could be empty once more days have passed since the implant than a
+    full reservoir lasts at the program in effect, or than the policy's
+    ``no_fill_critical_days``, whichever is sooner (conservative: never later).
+    """
+    if inputs.no_fill_since is None:
+        return None
+    days = policy.no_fill_critical_days
+    if inputs.no_fill_capacity_days is not None:
+        # Whole days, rounded down, so the rule never fires later than the maths says.
+        days = min(days, int(inputs.no_fill_capacity_days))
+    return inputs.no_fill_since + timedelta(days=days + 1)
+
+
+def _no_fill(s: _Situation) -> Reason | None:
+    critical_on = no_fill_critical_on(s.inputs, s.policy)
+    if critical_on is None:
+        return None
+    tier = Tier.CRITICAL if s.today >= critical_on else Tier.HIGH
+    return Reason(ReasonCode.NO_FILL, NO_FILL_TEXT, tier)
+
+
 def _pump_stopped(s: _Situation) -> Reason | None:
     if not s.inputs.program_stopped:
         return None
@@ -466,6 +495,7 @@ _RULES: tuple[Callable[[_Situation], Reason | None], ...] = (
     _empty_soon,
     _discrepancy_with_symptoms,
     _end_of_service_soon,
+    _no_fill,
     _pump_stopped,
     _refill_by_passed,
     _unbooked_alarm_soon,
@@ -522,4 +552,6 @@ def _evaluate(
     """Every rule that fires at ``now``, CRITICAL first; a LOW reason if none did."""
     situation = _situation(inputs, policy, now=now, today=today, zone=zone)
     reasons = tuple(reason for rule in _RULES if (reason := rule(situation)) is not None)
+    # CRITICAL first, whatever the rule order (the no-fill rule can be either tier).
+    reasons = tuple(sorted(reasons, key=lambda reason: -reason.tier))
     return reasons or (_low_reason(situation),)

@@ -161,6 +161,7 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill, closure=""
     stopped = program is not None and (
         program.mode == DosingMode.STOPPED or program.daily_dose_mcg == 0
     )
+    no_fill_since, capacity_days = _no_fill(pump, program, refill)
     return RiskInputs(
         now=now,
         today=today,
@@ -192,7 +193,21 @@ def _risk_inputs(*, pump: Pump, now, projection, appointment, refill, closure=""
         oral_bridge=patient.oral_baclofen_bridge,
         program_stopped=stopped,
         clinic_tz=patient.clinic.tz,
+        no_fill_since=no_fill_since,
+        no_fill_capacity_days=capacity_days,
     )
+
+
+def _no_fill(pump: Pump, program, refill) -> tuple[dt.date | None, Decimal | None]:
+    """An active pump with no fill on record: its implant date, and how many days a full
+    reservoir lasts at the program in effect (None without a delivering program)."""
+    if refill is not None or pump.status != PumpStatus.ACTIVE:
+        return None, None
+    capacity_days = None
+    if program is not None and program.daily_dose_mcg and program.concentration_mcg_per_ml:
+        daily_ml = Decimal(program.daily_dose_mcg) / Decimal(program.concentration_mcg_per_ml)
+        capacity_days = Decimal(pump.model.reservoir_capacity_ml) / daily_ml
+    return pump.implanted_on, capacity_days
 
 
 def forecast_reassess_due(*, now: dt.datetime | None = None, limit: int = 500) -> int:

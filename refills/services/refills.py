@@ -62,7 +62,13 @@ def refill_record(
             .get(pk=pump.pk)
         )
         preview = refill_preview(pump=pump, data=data, by=by)
-        findings = preview.findings + _appointment_pump_findings(pump=pump, appointment=appointment)
+        findings = (
+            preview.findings
+            + _appointment_pump_findings(pump=pump, appointment=appointment)
+            + _appointment_day_findings(
+                pump=pump, appointment=appointment, performed_at=data.performed_at
+            )
+        )
         overridden = _enforce(
             findings, by=by, clinic=pump.patient.clinic, override_reason=override_reason
         )
@@ -170,16 +176,58 @@ def _refill_row(
     )
 
 
+# A refill completes a visit of its own clinic day, or of the next day (the patient came
+# a day early); never one of an earlier day: an unattended earlier visit stays for the
+# missed-visit sweep, so the no-show is kept (nurse review, item 2).
+COMPLETES_DAYS_AHEAD = 1
+
+
+def _clinic_day_start(day: dt.date, zone) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+
+
+def _refill_day(pump: Pump, performed_at: dt.datetime) -> dt.date:
+    return timezone.localtime(performed_at, pump.patient.clinic.tz).date()
+
+
+def _appointment_day_findings(
+    *, pump: Pump, appointment: Appointment | None, performed_at: dt.datetime
+) -> list[v.Finding]:
+    """A chosen visit of an earlier clinic day is refused: the refill cannot answer it."""
+    if appointment is None or appointment.pump_id != pump.pk:
+        return []
+    zone = pump.patient.clinic.tz
+    visit_day = timezone.localtime(appointment.scheduled_start, zone).date()
+    if visit_day >= _refill_day(pump, performed_at):
+        return []
+    return [
+        v.Finding(
+            "appointment_earlier_day",
+            None,
+            f"This appointment was on {visit_day:%a %-d %b %Y}, before the day of this "
+            "refill: a refill completes only a visit of its own day. Record the refill "
+            "without choosing that appointment; the earlier visit is marked missed.",
+            v.Severity.ERROR,
+        )
+    ]
+
+
 def _complete_refill_appointment(
     *, pump: Pump, refill: Refill, appointment: Appointment | None, last_before: Refill | None
 ) -> None:
-    """Mark the visit this refill answers completed: the one given, or the latest open one."""
+    """Mark the visit this refill answers completed: the one given, or the latest open one
+    of the refill's clinic day or the next (never an earlier day's)."""
     if appointment is None:
+        zone = pump.patient.clinic.tz
+        day = _refill_day(pump, refill.performed_at)
         candidates = Appointment.objects.filter(
             pump=pump,
             kind=AppointmentKind.REFILL,
             status__in=[AppointmentStatus.SCHEDULED, AppointmentStatus.MISSED],
-            scheduled_start__date__lte=refill.performed_at.date() + dt.timedelta(days=1),
+            scheduled_start__gte=_clinic_day_start(day, zone),
+            scheduled_start__lt=_clinic_day_start(
+                day + dt.timedelta(days=COMPLETES_DAYS_AHEAD + 1), zone
+            ),
         )
         if last_before is not None:
             # A missed visit before the previous refill was answered by that refill.

@@ -238,12 +238,27 @@ def _empty_reason(ctx: RuleContext) -> str | None:
     return None
 
 
+def _no_fill_hit(ctx: RuleContext) -> Hit | None:
+    """No fill on record for an active pump: the reservoir could be empty and nobody can
+    say when it will be. The tier's own reason and tier (HIGH, then CRITICAL), so the
+    alert and the tier cannot disagree; it clears when a fill is recorded."""
+    reason = ctx.codes.get(ReasonCode.NO_FILL)
+    if reason is None:
+        return None
+    return Hit(
+        int(reason["tier"]),
+        [reason["text"]],
+        occasion=f"no-fill:{ctx.pump.implanted_on.isoformat()}",
+    )
+
+
 def running_out(ctx: RuleContext) -> Hit | None:
-    """Running out: the alarm near with nothing booked before it, or the empty date passed."""
+    """Running out: the alarm near with nothing booked before it, or the empty date passed;
+    or no fill on record, so the reservoir may already be empty."""
     # Both steps run (each may add a threshold), the alarm first.
     reasons = [r for r in (_alarm_reason(ctx), _empty_reason(ctx)) if r]
     if not reasons:
-        return None
+        return _no_fill_hit(ctx)
     anchor_at = ctx.forecast.anchor_at
     return Hit(
         Tier.CRITICAL,

@@ -510,8 +510,16 @@ def test_critical_alarm_report_makes_the_tier_critical_and_resolving_drops_it(
     assert "This field is required" in _field_html(html, "resolution")
     assert _tier(filled_pump) == CRITICAL
 
+    # A critical alarm needs its outcome, said in place; nothing is resolved without it.
+    html = nurse_client.post(
+        resolve, {"resolution": "Interrogated: catheter intact, refilled"}
+    ).content.decode()
+    assert "Choose the outcome" in _field_html(html, "outcome")
+    assert _tier(filled_pump) == CRITICAL
     response = nurse_client.post(
-        resolve, {"resolution": "Interrogated: catheter intact, refilled"}, follow=True
+        resolve,
+        {"outcome": "refilled", "resolution": "Interrogated: catheter intact, refilled"},
+        follow=True,
     )
     assert "Report resolved" in response.content.decode()
     report.refresh_from_db()

@@ -356,8 +356,12 @@ class PumpHistory(RuleBasedStateMachine):
             )
         )
 
-    @rule(which=st.integers(0, 3), resolution=st.sampled_from(["Seen in clinic", ""]))
-    def resolve_report(self, which, resolution):
+    @rule(
+        which=st.integers(0, 3),
+        resolution=st.sampled_from(["Seen in clinic", "", "x"]),
+        outcome=st.sampled_from(["refilled", "", "interrogated"]),
+    )
+    def resolve_report(self, which, resolution, outcome):
         open_reports = list(
             PumpReport.objects.filter(pump=self.world.pump, resolved_at__isnull=True).order_by("pk")
         )
@@ -365,7 +369,7 @@ class PumpHistory(RuleBasedStateMachine):
             report = open_reports[which % len(open_reports)]
             self.attempt(
                 lambda: services.pump_report_resolve(
-                    report=report, by=self.world.nurse, resolution=resolution
+                    report=report, by=self.world.nurse, resolution=resolution, outcome=outcome
                 )
             )
 

@@ -760,9 +760,37 @@ def test_critical_alarm_report_makes_the_tier_critical_until_resolved(pump, nurs
     assert reason_codes(row)[0] == "critical-alarm"
     with pytest.raises(ValidationError):
         services.pump_report_resolve(report=report, by=nurse, resolution=" ")
-    services.pump_report_resolve(report=report, by=nurse, resolution="Interrogated: ERI, fine")
+    physician = staff(pump.patient.clinic, Role.PHYSICIAN)
+    services.pump_report_resolve(
+        report=report,
+        by=physician,
+        resolution="Interrogated: ERI, fine",
+        outcome="interrogated",
+    )
     report.refresh_from_db()
     assert report.resolved_at == timezone.now()
+    assert report.resolution == "Pump interrogated: alarm explained: Interrogated: ERI, fine"
+    assert stored(pump).risk_tier == 1
+
+
+def test_critical_report_needs_an_outcome_a_real_note_and_a_physician_to_explain(pump, nurse):
+    # The review's case: a two-tone alarm "resolved" with the note "x" by a nurse.
+    start_and_fill(pump, nurse, days_ago=10)
+    report = services.pump_report_record(pump=pump, by=nurse, kind=ReportKind.CRITICAL_ALARM)
+    with pytest.raises(ValidationError) as caught:
+        services.pump_report_resolve(report=report, by=nurse, resolution="x")
+    assert set(caught.value.message_dict) == {"outcome", "resolution"}
+    with pytest.raises(ValidationError) as caught:
+        services.pump_report_resolve(
+            report=report, by=nurse, resolution="Alarm was a false alarm", outcome="interrogated"
+        )
+    assert "Only a physician" in caught.value.message_dict["outcome"][0]
+    report.refresh_from_db()
+    assert report.resolved_at is None and report.resolution == ""  # nothing saved half way
+    assert stored(pump).risk_tier == 4
+    services.pump_report_resolve(
+        report=report, by=nurse, resolution="Refilled 20 mL in clinic", outcome="refilled"
+    )
     assert stored(pump).risk_tier == 1
 
 

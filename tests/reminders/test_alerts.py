@@ -285,7 +285,9 @@ def test_a_reported_alarm_raises_an_alert_that_clears_when_the_report_is_resolve
     )
     raised = alert(filled_pump, "reported-problem")
     assert raised.severity == 4
-    services.pump_report_resolve(report=report, by=nurse, resolution="Battery checked, refilled")
+    services.pump_report_resolve(
+        report=report, by=nurse, resolution="Battery checked, refilled", outcome="refilled"
+    )
     raised.refresh_from_db()
     assert raised.state == "resolved"
 
