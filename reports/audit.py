@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.core.paginator import Page, Paginator
-from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields import CharField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from patients.models import validate_working_days, working_days_text
@@ -177,7 +178,9 @@ def _arm(source: _Source, flt: AuditFilter) -> QuerySet | None:
     patient = (
         F(source.patient_path)
         if source.patient_path is not None
-        else Value(None, output_field=IntegerField())
+        # Typed, not a bare NULL: PostgreSQL types a UNION column from its first arms, and
+        # two leading NULLs would make it text against the bigint patient ids after them.
+        else Cast(Value(None), output_field=BigIntegerField())
     )
     return (
         rows.annotate(audit_kind=Value(source.key, output_field=CharField()), patient_ref=patient)
