@@ -21,7 +21,9 @@ def cancel_pending(pending: QuerySet[Notification], *, reason: str, now=None) ->
     with transaction.atomic():
         ids = list(
             pending.filter(status=NotificationStatus.PENDING)
-            .select_for_update()
+            # Lock the messages only: PostgreSQL cannot lock the nullable side of the outer
+            # join a filter such as Q(appointment__pump=...) | Q(key__startswith=...) makes.
+            .select_for_update(of=("self",))
             .values_list("pk", flat=True)
         )
         if not ids:
