@@ -27,7 +27,7 @@ def clinic_history(db):
     nurse = staff(clinic, Role.NURSE, username="nina", first_name="Nina", last_name="Nurse")
     manager = staff(clinic, Role.MANAGER, username="mara", first_name="Mara", last_name="Manager")
     people = [("Quill", "Avery", "NGP000120H"), ("Marsh", "Bianca", "NGP000180H")]
-    for family, given, serial in people:
+    for index, (family, given, serial) in enumerate(people):
         patient = PatientFactory(clinic=clinic, family_name=family, given_name=given)
         CaregiverFactory(patient=patient, name=f"Sam {family}", relationship="spouse")
         pump = PumpFactory(patient=patient, serial_number=serial)
@@ -36,7 +36,7 @@ def clinic_history(db):
         data = dataclasses.replace(refill_input(performed_at=start), lot_number="BX-77")
         services.refill_record(pump=pump, by=nurse, data=data)
         services.appointment_book(
-            pump=pump, by=nurse, scheduled_start=timezone.now() + dt.timedelta(days=30)
+            pump=pump, by=nurse, scheduled_start=timezone.now() + dt.timedelta(days=30 + index)
         )
         patient._history_user = nurse
         patient_services.patient_update(
