@@ -48,6 +48,9 @@ def test_the_migration_keeps_every_stored_phone_value_as_it_was():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(AFTER)
+    # On to every later migration, so today's models match the tables they read.
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert _stored("patients_clinic", "phone", clinic.pk) == "+442079460958"
     assert _stored("patients_clinic", "after_hours_phone", clinic.pk) == ""

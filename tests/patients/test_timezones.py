@@ -37,6 +37,9 @@ def test_the_migration_keeps_every_stored_zone_name():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(AFTER)
+    # On to every later migration, so today's models match the tables they read.
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert _stored("patients_clinic", "timezone", clinic.pk) == "Australia/Sydney"
     migrated = Clinic.objects.get(pk=clinic.pk)
