@@ -103,7 +103,8 @@ def elsewhere(db, physician):
     services.pump_report_record(pump=pump, by=physician, kind=ReportKind.CRITICAL_ALARM)
     from reminders.models import Alert
 
-    alert = Alert.objects.filter(pump=pump).first()
+    # An open one: the no-fill alert raised before the refill was closed by the refill.
+    alert = Alert.objects.filter(pump=pump, state="open").first()
     if alert is None:
         alert = Alert.objects.create(
             clinic=other, patient=patient, pump=pump, kind="running-out", severity=4

@@ -627,8 +627,12 @@ def test_appointment_form(doctor, clinic, physician, bad):
 @given(bad=overrides({"day": "date", "time": "time", "override_reason": "text"}), cancel=VALUES)
 def test_appointment_reschedule_and_cancel_forms(doctor, clinic, physician, bad, cancel):
     pump = _filled(clinic, physician)
+    # Every example books the same slot in one database: a double booking needs a reason.
     appointment = services.appointment_book(
-        pump=pump, by=physician, scheduled_start=timezone.now() + dt.timedelta(days=5)
+        pump=pump,
+        by=physician,
+        scheduled_start=timezone.now() + dt.timedelta(days=5),
+        override_reason="Another example of the property booked this slot",
     )
     url = reverse("dashboard:appointment_reschedule", args=[appointment.pk])
     post(doctor, url, {**_booking(clinic, 8), **bad}, unchanged=None)
