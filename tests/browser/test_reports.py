@@ -107,7 +107,9 @@ def _history(clinic, nurse, pumps) -> None:
 
 @pytest.fixture
 def reports_clinic(db):
-    clinic = ClinicFactory(name="Riverside ITB Clinic", refill_slots_per_day=1)
+    clinic = ClinicFactory(
+        name="Riverside ITB Clinic", refill_slots_per_day=1, working_days="01234"
+    )
     manager = staff(clinic, Role.MANAGER, username="mara", first_name="Mara", last_name="Manager")
     nurse = staff(clinic, Role.NURSE)
     pumps = []
