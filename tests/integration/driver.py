@@ -78,6 +78,7 @@ def _patients_and_pumps(clinic: Clinic, n: int, *, email_every: int = 5) -> list
         [
             Pump(
                 patient=p,
+                clinic=clinic,  # bulk_create skips save(), which copies the patient's clinic
                 model=model,
                 serial_number=f"IT{clinic.pk}-{i:06d}",
                 implanted_on=timezone.localdate() - dt.timedelta(days=400),
